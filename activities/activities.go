@@ -1,0 +1,145 @@
+// Package activities is where a case touches the world: the database, the
+// outbox of communications and the distributor. Each method is one Temporal
+// activity; retries are safe because every write is keyed by the case and step.
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/elega/impagos/internal/notice"
+)
+
+// Store is the persistence the activities need; internal/store implements it on Postgres.
+type Store interface {
+	OpenCase(ctx context.Context, in OpenCaseInput) (OpenCaseResult, error)
+	Contract(ctx context.Context, c CaseRef) (Contract, error)
+	// PutOutbox stores messages once: a message whose key exists is returned as stored.
+	PutOutbox(ctx context.Context, c CaseRef, msgs []OutboxMessage) ([]Message, error)
+	RecordStage(ctx context.Context, in StageInput) error
+	// RecordPayment stores a payment once per key and reports whether it was new.
+	RecordPayment(ctx context.Context, in PaymentInput) (bool, error)
+	SupplyStatus(ctx context.Context, c CaseRef) (SupplyStatus, error)
+	RequestCut(ctx context.Context, in CutInput) (CutResult, error)
+	Settle(ctx context.Context, in SettleInput) (SettleResult, error)
+}
+
+// OutboxMessage is a rendered communication ready to be stored.
+type OutboxMessage struct {
+	Key       string // idempotency key: workflow id, run id and step
+	Kind      string
+	Channel   string
+	Recipient string
+	Subject   string
+	Body      string
+	At        time.Time
+}
+
+// Activities carries the dependencies of every activity.
+type Activities struct {
+	Store Store
+	// Retailer is printed in every communication (name, how to pay, contact).
+	Retailer notice.Retailer
+}
+
+// ErrInvalidInput marks an activity input that no retry can fix.
+const ErrInvalidInput = "InvalidInput"
+
+// OpenCase registers the returned invoice and reports what the payments ledger
+// already holds against it (PROCESS step 1).
+func (a *Activities) OpenCase(ctx context.Context, in OpenCaseInput) (OpenCaseResult, error) {
+	if in.Case.Invoice == "" || in.AmountCents <= 0 {
+		return OpenCaseResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("invoice %q with amount %d cents cannot be opened", in.Case.Invoice, in.AmountCents), ErrInvalidInput, nil)
+	}
+	return a.Store.OpenCase(ctx, in)
+}
+
+// LookupContract returns the contract of the case's supply point (PROCESS step 2).
+func (a *Activities) LookupContract(ctx context.Context, in LookupInput) (Contract, error) {
+	return a.Store.Contract(ctx, in.Case)
+}
+
+// SendNotice renders a notice for every channel the customer can be reached by
+// and stores it in the outbox. Delivery is the outbox's business, not the case's.
+func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResult, error) {
+	rendered, err := notice.Render(notice.Data{
+		Kind:        in.Kind,
+		Segment:     in.Contract.Segment,
+		Customer:    firstNonEmpty(in.Contract.Customer, in.Case.Customer),
+		TaxID:       in.Contract.TaxID,
+		Invoice:     in.Case.Invoice,
+		Cups:        in.Case.Cups,
+		AmountCents: in.Case.AmountDueCents,
+		CutDate:     in.CutDate,
+		SuspendFrom: in.SuspendFrom,
+		Date:        in.At,
+		Retailer:    a.Retailer,
+	}, notice.Contact{Phone: in.Contract.Phone, Email: in.Contract.Email})
+	if err != nil {
+		return NoticeResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("render %s for invoice %s: %v", in.Kind, in.Case.Invoice, err), ErrInvalidInput, err)
+	}
+	msgs := make([]OutboxMessage, 0, len(rendered))
+	for _, r := range rendered {
+		msgs = append(msgs, OutboxMessage{
+			Key:       fmt.Sprintf("%s/%s/%s/%s", in.Case.WorkflowID, in.Case.RunID, in.Step, r.Channel),
+			Kind:      in.Kind,
+			Channel:   r.Channel,
+			Recipient: r.Recipient,
+			Subject:   r.Subject,
+			Body:      r.Body,
+			At:        in.At,
+		})
+	}
+	stored, err := a.Store.PutOutbox(ctx, in.Case, msgs)
+	if err != nil {
+		return NoticeResult{}, err
+	}
+	activity.GetLogger(ctx).Info("notice stored", "kind", in.Kind, "messages", len(stored))
+	return NoticeResult{Messages: stored}, nil
+}
+
+// RecordStage writes a stage change to the invoice row and the audit trail.
+func (a *Activities) RecordStage(ctx context.Context, in StageInput) error {
+	return a.Store.RecordStage(ctx, in)
+}
+
+// RecordPayment puts a payment in the ledger once, whatever the retries.
+func (a *Activities) RecordPayment(ctx context.Context, in PaymentInput) (bool, error) {
+	if in.AmountCents <= 0 {
+		return false, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("payment of %d cents for invoice %s is not positive", in.AmountCents, in.Case.Invoice), ErrInvalidInput, nil)
+	}
+	return a.Store.RecordPayment(ctx, in)
+}
+
+// CheckSupply says whether the supply point is already cut for another invoice.
+func (a *Activities) CheckSupply(ctx context.Context, in SupplyInput) (SupplyStatus, error) {
+	return a.Store.SupplyStatus(ctx, in.Case)
+}
+
+// RequestCut asks the distributor to cut the supply point, once per supply point
+// however many of its invoices reach the cut (PROCESS step 7).
+func (a *Activities) RequestCut(ctx context.Context, in CutInput) (CutResult, error) {
+	return a.Store.RequestCut(ctx, in)
+}
+
+// SettleInvoice closes the invoice as paid and, when that leaves a cut supply
+// point with nothing open, asks the distributor to reconnect it (PROCESS step 8).
+func (a *Activities) SettleInvoice(ctx context.Context, in SettleInput) (SettleResult, error) {
+	return a.Store.Settle(ctx, in)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,168 @@
+package activities
+
+import "time"
+
+// Segments of a contract, as TRADE's customer type says.
+const (
+	SegmentDomestic = "domestico" // Doméstico
+	SegmentBusiness = "empresa"   // Empresa
+)
+
+// Notice kinds: what a communication to the customer is about.
+const (
+	KindAviso1        = "aviso_1"
+	KindAviso2        = "aviso_2"
+	KindRequerimiento = "requerimiento" // aviso 3, the formal payment demand
+	KindCutLetter     = "carta_corte"   // business cut letter with the scheduled cut date
+	KindPreCut        = "pre_corte"     // e-mail that the cut is coming
+	KindPaid          = "pago"          // payment confirmation
+	KindReconnected   = "reconexion"    // reconnection confirmation
+)
+
+// Channels a communication goes through.
+const (
+	ChannelEmail     = "email"
+	ChannelWhatsApp  = "whatsapp"
+	ChannelSMS       = "sms"
+	ChannelCertified = "certified" // e-mail with evidence of content and delivery
+	ChannelLetter    = "letter"    // PDF letter kept with the case
+)
+
+// CaseRef identifies a case and carries what every write should keep current on
+// the invoice row, so the database reads like the clerk's sheet without extra calls.
+type CaseRef struct {
+	WorkflowID     string     `json:"workflow_id"`
+	RunID          string     `json:"run_id"`
+	Invoice        string     `json:"invoice"`
+	Customer       string     `json:"customer"`
+	Cups           string     `json:"cups"`
+	Stage          string     `json:"stage"`
+	AmountDueCents int64      `json:"amount_due_cents"`
+	CutDate        *time.Time `json:"cut_date,omitempty"`
+}
+
+// OpenCaseInput registers a returned invoice.
+type OpenCaseInput struct {
+	Case        CaseRef   `json:"case"`
+	AmountCents int64     `json:"amount_cents"`
+	ReturnedAt  time.Time `json:"returned_at"`
+}
+
+// OpenCaseResult says how much of the invoice the payments ledger already covers.
+type OpenCaseResult struct {
+	PaidCents int64 `json:"paid_cents"`
+}
+
+// Contract is what TRADE's contracts say about the supply point.
+type Contract struct {
+	Found      bool   `json:"found"`
+	Customer   string `json:"customer"`
+	TaxID      string `json:"tax_id"`
+	Cups       string `json:"cups"`
+	Segment    string `json:"segment"`
+	Phone      string `json:"phone"`
+	Email      string `json:"email"`
+	Province   string `json:"province"`
+	BonoSocial bool   `json:"bono_social"`
+	Essential  bool   `json:"essential"` // Suministro Esencial
+	Protected  bool   `json:"protected"` // household the regulation shields from cuts
+}
+
+// Reachable reports whether the customer can be contacted at all.
+func (c Contract) Reachable() bool { return c.Found && (c.Phone != "" || c.Email != "") }
+
+// NeverCut reports whether the supply must never be cut.
+func (c Contract) NeverCut() bool { return c.Essential || c.Protected }
+
+// LookupInput asks for the contract of a case.
+type LookupInput struct {
+	Case CaseRef `json:"case"`
+}
+
+// NoticeInput asks to render a notice and put it in the outbox.
+type NoticeInput struct {
+	Case     CaseRef  `json:"case"`
+	Step     string   `json:"step"` // unique within the case; with the run it forms the idempotency key
+	Kind     string   `json:"kind"`
+	Contract Contract `json:"contract"`
+	// CutDate is the scheduled cut date; domestic notices never carry one.
+	CutDate *time.Time `json:"cut_date,omitempty"`
+	// SuspendFrom is the first day supply may be suspended, for the formal demand.
+	SuspendFrom *time.Time `json:"suspend_from,omitempty"`
+	At          time.Time  `json:"at"`
+}
+
+// Message is one communication stored in the outbox.
+type Message struct {
+	OutboxID  int64     `json:"outbox_id"`
+	Channel   string    `json:"channel"`
+	Recipient string    `json:"recipient"`
+	At        time.Time `json:"at"`
+}
+
+// NoticeResult lists what was stored.
+type NoticeResult struct {
+	Messages []Message `json:"messages"`
+}
+
+// StageInput records a stage change that no other activity records.
+type StageInput struct {
+	Case   CaseRef   `json:"case"`
+	Detail string    `json:"detail"`
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
+}
+
+// PaymentInput records a payment in the ledger.
+type PaymentInput struct {
+	Case        CaseRef   `json:"case"`
+	Key         string    `json:"key"`
+	AmountCents int64     `json:"amount_cents"`
+	PaidAt      time.Time `json:"paid_at"`
+	Reference   string    `json:"reference"`
+}
+
+// SupplyInput asks about a supply point.
+type SupplyInput struct {
+	Case CaseRef `json:"case"`
+}
+
+// SupplyStatus says whether the supply point is cut now.
+type SupplyStatus struct {
+	Cut   bool  `json:"cut"`
+	CutID int64 `json:"cut_id"`
+}
+
+// CutInput asks the distributor to cut the supply point.
+type CutInput struct {
+	Case       CaseRef   `json:"case"`
+	ApprovedBy string    `json:"approved_by"`
+	At         time.Time `json:"at"`
+}
+
+// CutResult describes the cut the case is part of.
+type CutResult struct {
+	CutID int64 `json:"cut_id"`
+	// Joined is true when the supply point was already cut for another invoice,
+	// so no second request went to the distributor.
+	Joined bool `json:"joined"`
+}
+
+// SettleInput marks an invoice as paid in full.
+type SettleInput struct {
+	Case   CaseRef   `json:"case"`
+	PaidAt time.Time `json:"paid_at"`
+	// DueBy is when the distributor must have reconnected, if a reconnection is requested.
+	DueBy time.Time `json:"due_by"`
+}
+
+// SettleResult says what paying this invoice did to the supply point.
+type SettleResult struct {
+	// SupplyCut is true when the supply point was cut when the invoice was settled.
+	SupplyCut bool `json:"supply_cut"`
+	// Reconnection is true when this settlement requested the reconnection:
+	// the supply point was cut and no other invoice on it is still open.
+	Reconnection bool `json:"reconnection"`
+	// StillOpen lists the other open invoices that keep the supply point cut.
+	StillOpen []string `json:"still_open,omitempty"`
+}

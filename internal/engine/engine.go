@@ -1,0 +1,152 @@
+// Package engine wires the collections workflow to Temporal: configuration
+// from the environment, the client, and the worker that runs cases.
+//
+// Configuration (environment variables, with defaults):
+//
+//	DATABASE_URL          Postgres of the application (default: the local stack, postgres://impagos@127.0.0.1:55432/impagos?sslmode=disable)
+//	TEMPORAL_ADDRESS      Temporal frontend (default localhost:7233); with TEMPORAL_NAMESPACE,
+//	TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE as Temporal's
+//	                      own tools read them, so a cluster or Temporal Cloud needs no code change
+//	IMPAGOS_TASK_QUEUE    task queue of the cases (default impagos)
+//	IMPAGOS_POLICY        policy of new cases: default or demo (default: default)
+//	IMPAGOS_HOLIDAYS_FILE regional and local holidays added to the national ones (one YYYY-MM-DD per line)
+//	IMPAGOS_RETAILER_NAME, _TAX_ID, _ADDRESS, _PHONE, _EMAIL, _IBAN: the retailer printed in every notice
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/notice"
+	"github.com/elega/impagos/workflows"
+)
+
+// DefaultDatabaseURL is the project-local Postgres that make up starts.
+const DefaultDatabaseURL = "postgres://impagos@127.0.0.1:55432/impagos?sslmode=disable"
+
+// Config is what the worker and the starter read from the environment.
+type Config struct {
+	DatabaseURL string
+	TaskQueue   string
+	PolicyName  string
+	Holidays    string
+	Retailer    notice.Retailer
+}
+
+// FromEnv reads the configuration.
+func FromEnv() Config {
+	r := notice.DefaultRetailer
+	set := func(dst *string, key string) {
+		if v := os.Getenv(key); v != "" {
+			*dst = v
+		}
+	}
+	set(&r.Name, "IMPAGOS_RETAILER_NAME")
+	set(&r.TaxID, "IMPAGOS_RETAILER_TAX_ID")
+	set(&r.Address, "IMPAGOS_RETAILER_ADDRESS")
+	set(&r.Phone, "IMPAGOS_RETAILER_PHONE")
+	set(&r.Email, "IMPAGOS_RETAILER_EMAIL")
+	set(&r.IBAN, "IMPAGOS_RETAILER_IBAN")
+	return Config{
+		DatabaseURL: env("DATABASE_URL", DefaultDatabaseURL),
+		TaskQueue:   env("IMPAGOS_TASK_QUEUE", workflows.TaskQueue),
+		PolicyName:  env("IMPAGOS_POLICY", "default"),
+		Holidays:    os.Getenv("IMPAGOS_HOLIDAYS_FILE"),
+		Retailer:    r,
+	}
+}
+
+// Policy returns the named policy with the configured extra holidays, ready to
+// travel in a new case's input. Overrides come from IMPAGOS_<FIELD> variables
+// (e.g. IMPAGOS_NOTICE_SPACING_DAYS=10).
+func (c Config) Policy(name string) (workflows.Policy, error) {
+	if name == "" {
+		name = c.PolicyName
+	}
+	p, err := workflows.PolicyByName(name)
+	if err != nil {
+		return p, err
+	}
+	for key, dst := range map[string]*int{
+		"IMPAGOS_NOTICE_SPACING_DAYS":     &p.NoticeSpacingDays,
+		"IMPAGOS_REGULATORY_WAIT_MONTHS":  &p.RegulatoryWaitMonths,
+		"IMPAGOS_BONO_SOCIAL_WAIT_MONTHS": &p.BonoSocialWaitMonths,
+		"IMPAGOS_BUSINESS_CUT_LEAD_DAYS":  &p.BusinessCutLeadDays,
+		"IMPAGOS_PRE_CUT_EMAIL_DAYS":      &p.PreCutEmailDays,
+		"IMPAGOS_ACTION_HOUR":             &p.ActionHour,
+		"IMPAGOS_RECONNECT_WITHIN_DAYS":   &p.ReconnectWithinDays,
+	} {
+		if v := os.Getenv(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return p, fmt.Errorf("%s=%q is not a whole number", key, v)
+			}
+			*dst = n
+		}
+	}
+	days, err := calendar.LoadHolidays(c.Holidays)
+	if err != nil {
+		return p, err
+	}
+	for _, d := range days {
+		p.Holidays = append(p.Holidays, d.Format("2006-01-02"))
+	}
+	return p, p.Validate()
+}
+
+// Dial connects to Temporal as configured by the standard TEMPORAL_* variables.
+func Dial(ctx context.Context) (client.Client, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("temporal configuration: %w", err)
+	}
+	opts.Logger = tlog.NewStructuredLogger(slog.Default())
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s: %w", orDefault(opts.HostPort, client.DefaultHostPort), err)
+	}
+	return c, nil
+}
+
+// Register puts the workflow and the activities on a worker.
+func Register(w worker.Registry, acts *activities.Activities) {
+	w.RegisterWorkflowWithOptions(workflows.ReturnedInvoice, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	w.RegisterActivity(acts)
+}
+
+// RunWorker runs a worker on the task queue until ctx is done.
+func RunWorker(ctx context.Context, c client.Client, taskQueue string, acts *activities.Activities) error {
+	w := worker.New(c, taskQueue, worker.Options{})
+	Register(w, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on %s: %w", taskQueue, err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

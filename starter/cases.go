@@ -1,0 +1,505 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/cases"
+	"github.com/elega/impagos/internal/cups"
+	"github.com/elega/impagos/internal/engine"
+	"github.com/elega/impagos/internal/money"
+	"github.com/elega/impagos/internal/store"
+	"github.com/elega/impagos/workflows"
+)
+
+func cmdStart(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	invoice := fs.String("invoice", "", "invoice number (Número de Factura)")
+	customer := fs.String("customer", "", "customer (Cliente)")
+	amount := fs.String("amount", "", "amount due, e.g. 1.234,56")
+	cupsCode := fs.String("cups", "", "supply point (CUPS)")
+	returned := fs.String("returned", "", "date the bank returned the invoice (default today)")
+	policyName := fs.String("policy", "", "policy: default or demo (default $IMPAGOS_POLICY)")
+	reopen := fs.Bool("reopen", false, "the invoice was returned again after its case closed: open a new case")
+	segment := fs.String("segment", "", "contract type: domestico or empresa (stores the contract)")
+	phone := fs.String("phone", "", "contract phone")
+	email := fs.String("email", "", "contract e-mail")
+	taxID := fs.String("tax-id", "", "contract NIF/CIF")
+	province := fs.String("province", "", "contract province")
+	bono := fs.Bool("bono-social", false, "Bono Social customer")
+	essential := fs.Bool("essential", false, "Suministro Esencial")
+	protected := fs.Bool("protected", false, "protected household")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected arguments %q", pos)
+	}
+	in := workflows.Input{Invoice: strings.TrimSpace(*invoice), Customer: strings.TrimSpace(*customer)}
+	if in.Invoice == "" {
+		return errors.New("--invoice is required")
+	}
+	if in.AmountCents, err = money.Parse(*amount); err != nil {
+		return fmt.Errorf("--amount: %w", err)
+	}
+	if in.AmountCents <= 0 {
+		return fmt.Errorf("--amount must be positive, got %s", money.Format(in.AmountCents))
+	}
+	if in.Cups, err = cups.Parse(*cupsCode); err != nil {
+		return fmt.Errorf("--cups: %w", err)
+	}
+	in.ReturnedAt, err = parseDate(*returned, "--returned")
+	if err != nil {
+		return err
+	}
+	cfg := engine.FromEnv()
+	if in.Policy, err = cfg.Policy(*policyName); err != nil {
+		return err
+	}
+	if *segment != "" {
+		seg, err := parseSegment(*segment)
+		if err != nil {
+			return err
+		}
+		db, err := store.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := db.Migrate(ctx); err != nil {
+			return err
+		}
+		if err := db.UpsertContract(ctx, activities.Contract{
+			Customer: in.Customer, TaxID: *taxID, Cups: in.Cups, Segment: seg, Phone: *phone, Email: *email,
+			Province: *province, BonoSocial: *bono, Essential: *essential, Protected: *protected,
+		}); err != nil {
+			return err
+		}
+	}
+	c, err := engine.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	outcome, err := cases.Start(ctx, c, cfg.TaskQueue, in, *reopen)
+	if err != nil {
+		return err
+	}
+	switch outcome {
+	case cases.Started:
+		fmt.Fprintf(out, "started %s (%s, policy %s)\n", workflows.WorkflowID(in.Invoice), money.Format(in.AmountCents), in.Policy.Name)
+	case cases.AlreadyOpen:
+		fmt.Fprintf(out, "invoice %s already has an open case: nothing started\n", in.Invoice)
+	case cases.AlreadyClosed:
+		return fmt.Errorf("invoice %s had a case that is closed; use --reopen if it was returned again", in.Invoice)
+	}
+	return nil
+}
+
+func cmdStatus(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the state as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	invoice, err := one(pos, "invoice")
+	if err != nil {
+		return err
+	}
+	c, err := engine.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := cases.State(ctx, c, invoice)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	printState(out, st)
+	return nil
+}
+
+func printState(out io.Writer, st workflows.State) {
+	fmt.Fprintf(out, "Invoice %s · %s · CUPS %s · policy %s\n", st.Invoice, st.Customer, st.Cups, st.Policy)
+	fmt.Fprintf(out, "Stage:       %s", st.Stage)
+	if st.Segment != "" {
+		fmt.Fprintf(out, " (%s", st.Segment)
+		for _, f := range []struct {
+			on   bool
+			name string
+		}{{st.BonoSocial, "Bono Social"}, {st.Essential, "suministro esencial"}, {st.Protected, "protegido"}} {
+			if f.on {
+				fmt.Fprintf(out, ", %s", f.name)
+			}
+		}
+		fmt.Fprint(out, ")")
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "Amount due:  %s of %s\n", money.Format(st.AmountDueCents), money.Format(st.AmountCents))
+	if st.Phone != "" || st.Email != "" {
+		fmt.Fprintf(out, "Contact:     %s %s\n", st.Phone, st.Email)
+	}
+	if st.NextAction != "" {
+		fmt.Fprintf(out, "Next:        %s%s\n", st.NextAction, when(st.NextActionAt, " on 02/01/2006 15:04"))
+	}
+	if st.CutDate != nil {
+		fmt.Fprintf(out, "Cut date:    %s\n", when(st.CutDate, "02/01/2006"))
+	}
+	if st.CutAt != nil {
+		fmt.Fprintf(out, "Cut:         %s (approved by %s)\n", when(st.CutAt, "02/01/2006 15:04"), st.CutApprovedBy)
+	}
+	if st.ReconnectAt != nil {
+		fmt.Fprintf(out, "Reconnected: %s\n", when(st.ReconnectAt, "02/01/2006 15:04"))
+	}
+	if st.Hold != nil {
+		fmt.Fprintf(out, "On hold:     %s (by %s since %s)\n", st.Hold.Reason, st.Hold.By, when(&st.Hold.At, "02/01/2006 15:04"))
+	}
+	if len(st.Notices) > 0 {
+		fmt.Fprintln(out, "Notices:")
+		for _, n := range st.Notices {
+			fmt.Fprintf(out, "  %s  %-14s %-10s outbox #%d\n", when(&n.At, "02/01/2006 15:04"), n.Kind, n.Channel, n.OutboxID)
+		}
+	}
+	fmt.Fprintln(out, "History:")
+	for _, e := range st.History {
+		by := ""
+		if e.By != "" {
+			by = " [" + e.By + "]"
+		}
+		fmt.Fprintf(out, "  %s  %-13s %s%s\n", when(&e.At, "02/01/2006 15:04"), e.Stage, e.What, by)
+	}
+}
+
+func cmdPaid(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("paid", flag.ContinueOnError)
+	amount := fs.String("amount", "", "amount paid, e.g. 1.234,56")
+	reference := fs.String("reference", "", "payment reference (makes a repeated report harmless)")
+	paidAt := fs.String("paid-at", "", "payment date (default now)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	invoice, err := one(pos, "invoice")
+	if err != nil {
+		return err
+	}
+	cents, err := money.Parse(*amount)
+	if err != nil {
+		return fmt.Errorf("--amount: %w", err)
+	}
+	if cents <= 0 || cents > workflows.MaxPaymentCents {
+		return fmt.Errorf("--amount %s is not a payment (must be between 0,01 € and %s)", money.Format(cents), money.Format(workflows.MaxPaymentCents))
+	}
+	sig := workflows.PaidSignal{AmountCents: cents, Reference: strings.TrimSpace(*reference)}
+	if *paidAt != "" {
+		if sig.PaidAt, err = parseDate(*paidAt, "--paid-at"); err != nil {
+			return err
+		}
+	}
+	return withClient(ctx, func(c client.Client) error {
+		if err := cases.Signal(ctx, c, invoice, workflows.SignalPaid, sig); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "payment of %s sent to invoice %s\n", money.Format(cents), invoice)
+		return nil
+	})
+}
+
+func cmdContactUpdated(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("contact-updated", flag.ContinueOnError)
+	by := fs.String("by", whoami(), "who updated the contract")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	invoice, err := one(pos, "invoice")
+	if err != nil {
+		return err
+	}
+	return withClient(ctx, func(c client.Client) error {
+		if err := cases.Signal(ctx, c, invoice, workflows.SignalContactUpdated, workflows.ContactUpdatedSignal{By: *by}); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "invoice %s will look at its contract again\n", invoice)
+		return nil
+	})
+}
+
+func cmdCuts(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("cuts", flag.ContinueOnError)
+	date := fs.String("date", "", "only cuts dated this day (YYYY-MM-DD)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected arguments %q", pos)
+	}
+	var day time.Time
+	if *date != "" {
+		if day, err = parseDate(*date, "--date"); err != nil {
+			return err
+		}
+	}
+	return withClient(ctx, func(c client.Client) error {
+		states, err := awaitingReview(ctx, c)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CUT DATE\tINVOICE\tCUSTOMER\tCUPS\tAMOUNT DUE\tPHONE\tSEGMENT")
+		n := 0
+		for _, st := range states {
+			if !day.IsZero() && (st.CutDate == nil || !sameDay(*st.CutDate, day)) {
+				continue
+			}
+			n++
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(st.CutDate, "02/01/2006"), st.Invoice, st.Customer, st.Cups,
+				money.Format(st.AmountDueCents), st.Phone, st.Segment)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%d case(s) awaiting the cuts desk\n", n)
+		return nil
+	})
+}
+
+func awaitingReview(ctx context.Context, c client.Client) ([]workflows.State, error) {
+	invoices, err := cases.InStage(ctx, c, workflows.StageCutReview)
+	if err != nil {
+		return nil, err
+	}
+	states := make([]workflows.State, 0, len(invoices))
+	for _, inv := range invoices {
+		st, err := cases.State(ctx, c, inv)
+		if err != nil {
+			return nil, err
+		}
+		states = append(states, st)
+	}
+	return states, nil
+}
+
+func cmdApproveCut(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("approve-cut", flag.ContinueOnError)
+	allDue := fs.Bool("all-due", false, "approve every case awaiting review")
+	by := fs.String("by", whoami(), "who approves")
+	note := fs.String("note", "", "note for the history")
+	invoices, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *allDue == (len(invoices) > 0) {
+		return errors.New("give invoices or --all-due, not both and not neither")
+	}
+	return withClient(ctx, func(c client.Client) error {
+		if *allDue {
+			if invoices, err = cases.InStage(ctx, c, workflows.StageCutReview); err != nil {
+				return err
+			}
+		}
+		var failed int
+		for _, inv := range invoices {
+			if err := approve(ctx, c, inv, workflows.ApproveCutSignal{By: *by, Note: *note}); err != nil {
+				fmt.Fprintf(out, "invoice %s: not approved: %v\n", inv, err)
+				failed++
+				continue
+			}
+			fmt.Fprintf(out, "invoice %s: cut approved\n", inv)
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d of %d invoice(s) not approved", failed, len(invoices))
+		}
+		return nil
+	})
+}
+
+func approve(ctx context.Context, c client.Client, invoice string, sig workflows.ApproveCutSignal) error {
+	st, err := cases.State(ctx, c, invoice)
+	if err != nil {
+		return err
+	}
+	if st.Stage != workflows.StageCutReview {
+		return fmt.Errorf("stage is %s, not %s", st.Stage, workflows.StageCutReview)
+	}
+	return cases.Signal(ctx, c, invoice, workflows.SignalApproveCut, sig)
+}
+
+func cmdHold(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("hold", flag.ContinueOnError)
+	reason := fs.String("reason", "", "why the case waits")
+	by := fs.String("by", whoami(), "who holds it")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	invoice, err := one(pos, "invoice")
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return errors.New("--reason is required")
+	}
+	return withClient(ctx, func(c client.Client) error {
+		st, err := cases.State(ctx, c, invoice)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.Stage.Closed() || st.Stage == workflows.StageCut || st.Stage == workflows.StageReconnecting:
+			return fmt.Errorf("invoice %s is %s: nothing left to hold", invoice, st.Stage)
+		case st.Hold != nil:
+			return fmt.Errorf("invoice %s is already on hold: %s", invoice, st.Hold.Reason)
+		}
+		if err := cases.Signal(ctx, c, invoice, workflows.SignalHold, workflows.HoldSignal{Reason: *reason, By: *by}); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "invoice %s on hold\n", invoice)
+		return nil
+	})
+}
+
+func cmdRelease(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("release", flag.ContinueOnError)
+	by := fs.String("by", whoami(), "who releases it")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	invoice, err := one(pos, "invoice")
+	if err != nil {
+		return err
+	}
+	return withClient(ctx, func(c client.Client) error {
+		st, err := cases.State(ctx, c, invoice)
+		if err != nil {
+			return err
+		}
+		if st.Hold == nil {
+			return fmt.Errorf("invoice %s is not on hold (stage %s)", invoice, st.Stage)
+		}
+		if err := cases.Signal(ctx, c, invoice, workflows.SignalRelease, workflows.ReleaseSignal{By: *by}); err != nil {
+			return err
+		}
+		if st.Hold.NeverCut {
+			fmt.Fprintf(out, "invoice %s released: it reads its contract again and stays on hold if the supply still may not be cut\n", invoice)
+			return nil
+		}
+		fmt.Fprintf(out, "invoice %s released\n", invoice)
+		return nil
+	})
+}
+
+func cmdCutday(_ context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("cutday", flag.ContinueOnError)
+	holidays := fs.String("holidays", "", "file of regional and local holidays (default $IMPAGOS_HOLIDAYS_FILE)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	arg, err := one(pos, "date")
+	if err != nil {
+		return err
+	}
+	d, err := time.ParseInLocation(time.DateOnly, arg, calendar.Madrid)
+	if err != nil {
+		return fmt.Errorf("date %q is not YYYY-MM-DD", arg)
+	}
+	path := *holidays
+	if path == "" {
+		path = engine.FromEnv().Holidays
+	}
+	extra, err := calendar.LoadHolidays(path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, calendar.New(extra...).NextCutDay(d).Format(time.DateOnly))
+	return nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments %q", args)
+	}
+	db, err := store.Open(ctx, engine.FromEnv().DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "database is up to date")
+	return nil
+}
+
+func withClient(ctx context.Context, f func(client.Client) error) error {
+	c, err := engine.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return f(c)
+}
+
+func parseSegment(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "domestico", "doméstico", "domestic":
+		return activities.SegmentDomestic, nil
+	case "empresa", "business":
+		return activities.SegmentBusiness, nil
+	}
+	return "", fmt.Errorf("--segment %q: want domestico or empresa", s)
+}
+
+// parseDate reads YYYY-MM-DD in Madrid; empty means now.
+func parseDate(s, flagName string) (time.Time, error) {
+	if s == "" {
+		return time.Now().In(calendar.Madrid), nil
+	}
+	d, err := time.ParseInLocation(time.DateOnly, s, calendar.Madrid)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q is not YYYY-MM-DD", flagName, s)
+	}
+	return d, nil
+}
+
+func when(t *time.Time, layout string) string {
+	if t == nil {
+		return "—"
+	}
+	return t.In(calendar.Madrid).Format(layout)
+}
+
+func sameDay(a, b time.Time) bool {
+	a, b = a.In(calendar.Madrid), b.In(calendar.Madrid)
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
+}
+
+func whoami() string {
+	for _, k := range []string{"IMPAGOS_USER", "USER"} {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+	}
+	return "desconocido"
+}

@@ -1,0 +1,107 @@
+// Command starter is the clerks' and the cuts desk's command line: it starts
+// cases, reports payments, shows a case's state, lists the cuts awaiting
+// review and approves, holds or releases them. Configuration: see package
+// internal/engine. Run `starter help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+)
+
+const usage = `usage: starter <command> [arguments]
+
+Cases:
+  start --invoice N --customer C --amount 1.234,56 --cups ES... [--returned YYYY-MM-DD]
+        [--policy default|demo] [--reopen]
+        [--segment domestico|empresa --phone P --email E --tax-id T --province P
+         --bono-social --essential --protected]   (also stores the contract)
+  status INVOICE [--json]        the case's stage, notices, next action and history
+  paid INVOICE --amount 1.234,56 [--reference R] [--paid-at YYYY-MM-DD]
+  contact-updated INVOICE        the contract's contact data changed
+
+Cuts desk:
+  cuts [--date YYYY-MM-DD]       cases awaiting review, with customer, CUPS, amount, phone
+  approve-cut INVOICE... | --all-due  [--by NAME] [--note TEXT]
+  hold INVOICE --reason R [--by NAME]
+  release INVOICE [--by NAME]
+
+Tools:
+  cutday YYYY-MM-DD [--holidays FILE]   first allowed cut day on or after the date
+  migrate                               apply the database migrations
+`
+
+// command is one subcommand: it gets its arguments and writes to out.
+type command func(ctx context.Context, args []string, out io.Writer) error
+
+var commands = map[string]command{
+	"start":           cmdStart,
+	"status":          cmdStatus,
+	"paid":            cmdPaid,
+	"contact-updated": cmdContactUpdated,
+	"cuts":            cmdCuts,
+	"approve-cut":     cmdApproveCut,
+	"hold":            cmdHold,
+	"release":         cmdRelease,
+	"cutday":          cmdCutday,
+	"migrate":         cmdMigrate,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, out, errOut io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(out, usage)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(errOut, "starter: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd(ctx, args[1:], out); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(errOut, "starter %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// parse parses flags placed before, between or after the positional arguments
+// and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// one returns the single positional argument a command needs.
+func one(pos []string, what string) (string, error) {
+	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
+		return "", fmt.Errorf("want exactly one %s, got %d arguments", what, len(pos))
+	}
+	return strings.TrimSpace(pos[0]), nil
+}
+
+func getenv(k string) string { return os.Getenv(k) }

@@ -1,0 +1,126 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/elega/impagos/internal/calendar"
+)
+
+// Policy is every interval of the process. It travels in the workflow input, so
+// a case keeps the policy it started with whatever changes later.
+type Policy struct {
+	Name string `json:"name"`
+	// Scale is how many seconds of case time pass per real second: 1 in
+	// production; the demo policy makes a day last two seconds. Dates a case
+	// shows (notices, cut date) are case time; NextActionAt is real time.
+	Scale int64 `json:"scale"`
+	// NoticeSpacingDays separates aviso 1, aviso 2 and aviso 3.
+	NoticeSpacingDays int `json:"notice_spacing_days"`
+	// RegulatoryWaitMonths follow the formal demand before a domestic cut may be scheduled.
+	RegulatoryWaitMonths int `json:"regulatory_wait_months"`
+	// BonoSocialWaitMonths replace RegulatoryWaitMonths for Bono Social customers.
+	BonoSocialWaitMonths int `json:"bono_social_wait_months"`
+	// BusinessCutLeadDays separate the business cut letter from the cut date (before moving it to an allowed day).
+	BusinessCutLeadDays int `json:"business_cut_lead_days"`
+	// PreCutEmailDays is how long before the cut date the customer is e-mailed that the cut is coming.
+	PreCutEmailDays int `json:"pre_cut_email_days"`
+	// ActionHour is the hour (Europe/Madrid) at which day-based actions happen.
+	ActionHour int `json:"action_hour"`
+	// ReconnectWithinDays bounds when the distributor must have reconnected after payment.
+	ReconnectWithinDays int `json:"reconnect_within_days"`
+	// Holidays are the regional and local holidays (YYYY-MM-DD) added to the national ones.
+	Holidays []string `json:"holidays,omitempty"`
+}
+
+// DefaultPolicy is PROCESS.md's process in real time.
+func DefaultPolicy() Policy {
+	return Policy{
+		Name:                 "default",
+		Scale:                1,
+		NoticeSpacingDays:    7,
+		RegulatoryWaitMonths: 2,
+		BonoSocialWaitMonths: 4,
+		BusinessCutLeadDays:  15,
+		PreCutEmailDays:      3,
+		ActionHour:           9,
+		ReconnectWithinDays:  1,
+	}
+}
+
+// DemoPolicy is the default process with a day lasting two seconds, so a
+// whole domestic case runs in a few minutes.
+func DemoPolicy() Policy {
+	p := DefaultPolicy()
+	p.Name = "demo"
+	p.Scale = 43200
+	return p
+}
+
+// PolicyByName returns a named policy.
+func PolicyByName(name string) (Policy, error) {
+	switch name {
+	case "", "default":
+		return DefaultPolicy(), nil
+	case "demo":
+		return DemoPolicy(), nil
+	}
+	return Policy{}, fmt.Errorf("unknown policy %q (want default or demo)", name)
+}
+
+// Validate reports the first interval that makes no sense.
+func (p Policy) Validate() error {
+	switch {
+	case p.Scale < 1:
+		return fmt.Errorf("policy %s: scale must be at least 1, got %d", p.Name, p.Scale)
+	case p.NoticeSpacingDays < 1:
+		return fmt.Errorf("policy %s: notice spacing must be at least 1 day, got %d", p.Name, p.NoticeSpacingDays)
+	case p.RegulatoryWaitMonths < 2:
+		return fmt.Errorf("policy %s: the regulatory wait is at least 2 months, got %d", p.Name, p.RegulatoryWaitMonths)
+	case p.BonoSocialWaitMonths < 4:
+		return fmt.Errorf("policy %s: the Bono Social wait is at least 4 months, got %d", p.Name, p.BonoSocialWaitMonths)
+	case p.BusinessCutLeadDays < 1:
+		return fmt.Errorf("policy %s: business cut lead must be at least 1 day, got %d", p.Name, p.BusinessCutLeadDays)
+	case p.PreCutEmailDays < 1:
+		return fmt.Errorf("policy %s: pre-cut e-mail lead must be at least 1 day, got %d", p.Name, p.PreCutEmailDays)
+	case p.ActionHour < 0 || p.ActionHour > 23:
+		return fmt.Errorf("policy %s: action hour must be 0-23, got %d", p.Name, p.ActionHour)
+	case p.ReconnectWithinDays < 1:
+		return fmt.Errorf("policy %s: reconnection must be due within at least 1 day, got %d", p.Name, p.ReconnectWithinDays)
+	}
+	if _, err := p.Calendar(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Calendar builds the allowed-cut-day calendar with the policy's extra holidays.
+func (p Policy) Calendar() (calendar.Calendar, error) {
+	extra := make([]time.Time, 0, len(p.Holidays))
+	for _, h := range p.Holidays {
+		d, err := time.ParseInLocation(time.DateOnly, h, calendar.Madrid)
+		if err != nil {
+			return calendar.Calendar{}, fmt.Errorf("policy %s: holiday %q is not YYYY-MM-DD", p.Name, h)
+		}
+		extra = append(extra, d)
+	}
+	return calendar.New(extra...), nil
+}
+
+// realDuration turns a span of case time into the real time a timer must wait.
+func (p Policy) realDuration(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	r := d / time.Duration(p.Scale)
+	if r < time.Millisecond {
+		r = time.Millisecond
+	}
+	return r
+}
+
+// at returns the moment of day d when day-based actions happen.
+func (p Policy) at(d time.Time) time.Time {
+	d = d.In(calendar.Madrid)
+	return time.Date(d.Year(), d.Month(), d.Day(), p.ActionHour, 0, 0, 0, calendar.Madrid)
+}

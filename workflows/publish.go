@@ -1,0 +1,113 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/money"
+)
+
+// published remembers what the UI last got, so unchanged values are not sent
+// again: every upsert is an event in the history.
+type published struct {
+	started, dueSet         bool
+	stage, segment, details string
+	customer                string
+	due                     float64
+	cutDate, nextAt         time.Time
+}
+
+// publish keeps the supervisor's view current: typed search attributes for the
+// list filters and the current details for the workflow page.
+func (c *invoiceCase) publish(ctx workflow.Context) {
+	p := &c.published
+	var ups []temporal.SearchAttributeUpdate
+	if !p.started {
+		ups = append(ups, AttrInvoiceNumber.ValueSet(c.in.Invoice), AttrCups.ValueSet(c.in.Cups))
+		p.started = true
+	}
+	if s := string(c.st.Stage); s != p.stage {
+		ups = append(ups, AttrStage.ValueSet(s))
+		p.stage = s
+	}
+	if c.st.Segment != p.segment {
+		ups = append(ups, AttrSegment.ValueSet(c.st.Segment))
+		p.segment = c.st.Segment
+	}
+	if c.st.Customer != p.customer {
+		ups = append(ups, AttrCustomer.ValueSet(c.st.Customer))
+		p.customer = c.st.Customer
+	}
+	if due := float64(c.st.AmountDueCents) / 100; !p.dueSet || due != p.due {
+		ups = append(ups, AttrAmountDue.ValueSet(due))
+		p.due, p.dueSet = due, true
+	}
+	var cut time.Time
+	if c.st.CutDate != nil {
+		cut = *c.st.CutDate
+	}
+	if !cut.Equal(p.cutDate) {
+		if cut.IsZero() {
+			ups = append(ups, AttrCutDate.ValueUnset())
+		} else {
+			ups = append(ups, AttrCutDate.ValueSet(cut))
+		}
+		p.cutDate = cut
+	}
+	next := c.nextRealAt
+	if c.st.NextActionAt == nil || c.st.Stage.Closed() {
+		next = time.Time{}
+	}
+	if !next.Equal(p.nextAt) {
+		if next.IsZero() {
+			ups = append(ups, AttrNextActionAt.ValueUnset())
+		} else {
+			ups = append(ups, AttrNextActionAt.ValueSet(next))
+		}
+		p.nextAt = next
+	}
+	if len(ups) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, ups...); err != nil {
+			c.logger.Warn("search attributes not updated", "error", err)
+		}
+	}
+	if d := c.details(); d != p.details {
+		workflow.SetCurrentDetails(ctx, d)
+		p.details = d
+	}
+}
+
+// details reads like a row of the clerk's sheet, in Temporal's markdown.
+func (c *invoiceCase) details() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Factura** %s · **Cliente** %s · **CUPS** %s\n\n", c.in.Invoice, c.st.Customer, c.in.Cups)
+	fmt.Fprintf(&b, "**Etapa:** %s · **Pendiente:** %s de %s", c.st.Stage, money.Format(c.st.AmountDueCents), money.Format(c.in.AmountCents))
+	if c.st.Segment != "" {
+		fmt.Fprintf(&b, " · **Segmento:** %s", c.st.Segment)
+	}
+	b.WriteString("\n\n")
+	if c.st.NextAction != "" {
+		fmt.Fprintf(&b, "**Próxima acción:** %s", c.st.NextAction)
+		if c.st.NextActionAt != nil {
+			fmt.Fprintf(&b, " el %s", c.st.NextActionAt.In(calendar.Madrid).Format("02/01/2006 15:04"))
+		}
+		b.WriteString("\n\n")
+	}
+	if c.st.CutDate != nil {
+		fmt.Fprintf(&b, "**Fecha de corte:** %s", c.st.CutDate.In(calendar.Madrid).Format("02/01/2006"))
+		if c.st.CutAt != nil {
+			fmt.Fprintf(&b, " · **Cortado:** %s", c.st.CutAt.In(calendar.Madrid).Format("02/01/2006 15:04"))
+		}
+		b.WriteString("\n\n")
+	}
+	if c.st.Hold != nil {
+		fmt.Fprintf(&b, "**En espera:** %s (%s)\n\n", c.st.Hold.Reason, c.st.Hold.By)
+	}
+	fmt.Fprintf(&b, "**Avisos enviados:** %d", len(c.st.Notices))
+	return b.String()
+}

@@ -1,0 +1,134 @@
+package workflows
+
+import "time"
+
+// Stage is where a case stands. The vocabulary is small and fixed; the README
+// explains each stage for the supervisor.
+type Stage string
+
+// Stages, in the order a case usually goes through them.
+const (
+	StageChecking     Stage = "checking"      // looking the invoice up in the payments ledger
+	StageNeedsContact Stage = "needs_contact" // no phone or e-mail: waiting for contact data
+	StageNotice1      Stage = "notice_1"      // aviso 1 sent (domestic)
+	StageNotice2      Stage = "notice_2"      // aviso 2 sent (domestic)
+	StageNotice3      Stage = "notice_3"      // formal demand sent; regulatory wait running (domestic)
+	StageCutScheduled Stage = "cut_scheduled" // a cut date is set; pre-cut e-mail before it
+	StageCutReview    Stage = "cut_review"    // cut date reached: waiting for the cuts desk
+	StageOnHold       Stage = "on_hold"       // paused by a person, or never to be cut
+	StageCut          Stage = "cut"           // the distributor was asked to cut
+	StageReconnecting Stage = "reconnecting"  // paid after the cut: reconnection being requested
+	StagePaid         Stage = "paid"          // closed: paid (before any cut of this invoice)
+	StageReconnected  Stage = "reconnected"   // closed: paid after the cut and reconnection requested
+)
+
+// Closed reports whether the stage ends the case.
+func (s Stage) Closed() bool { return s == StagePaid || s == StageReconnected }
+
+// PaidSignal is the payload of the paid signal.
+type PaidSignal struct {
+	AmountCents int64     `json:"amount_cents"`
+	PaidAt      time.Time `json:"paid_at"`
+	Reference   string    `json:"reference"`
+}
+
+// ApproveCutSignal is the cuts desk's approval of a cut under review.
+type ApproveCutSignal struct {
+	By   string `json:"by"`
+	Note string `json:"note"`
+}
+
+// HoldSignal pauses a case until it is released.
+type HoldSignal struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+// ReleaseSignal resumes a case on hold.
+type ReleaseSignal struct {
+	By string `json:"by"`
+}
+
+// ContactUpdatedSignal says the contract's contact data changed.
+type ContactUpdatedSignal struct {
+	By string `json:"by"`
+}
+
+// Input starts a case.
+type Input struct {
+	Invoice     string    `json:"invoice"`
+	Customer    string    `json:"customer"`
+	Cups        string    `json:"cups"`
+	AmountCents int64     `json:"amount_cents"`
+	ReturnedAt  time.Time `json:"returned_at"`
+	Policy      Policy    `json:"policy"`
+}
+
+// Result is what a closed case returns.
+type Result struct {
+	Stage       Stage      `json:"stage"`
+	PaidCents   int64      `json:"paid_cents"`
+	CutAt       *time.Time `json:"cut_at,omitempty"`
+	ReconnectAt *time.Time `json:"reconnect_at,omitempty"`
+}
+
+// Notice is one communication sent to the customer.
+type Notice struct {
+	Kind     string    `json:"kind"`
+	Channel  string    `json:"channel"`
+	OutboxID int64     `json:"outbox_id"`
+	At       time.Time `json:"at"`
+}
+
+// Hold says why a case is paused and who paused it.
+type Hold struct {
+	Reason string    `json:"reason"`
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	// NeverCut marks the hold the system puts on essential supplies and
+	// protected households: releasing it looks at the contract again.
+	NeverCut bool `json:"never_cut"`
+}
+
+// Event is one line of the case's history.
+type Event struct {
+	At    time.Time `json:"at"`
+	Stage Stage     `json:"stage"`
+	What  string    `json:"what"`
+	By    string    `json:"by,omitempty"`
+}
+
+// Payment is a payment the case received.
+type Payment struct {
+	Key         string    `json:"key"`
+	AmountCents int64     `json:"amount_cents"`
+	PaidAt      time.Time `json:"paid_at"`
+	Reference   string    `json:"reference,omitempty"`
+}
+
+// State is the answer to the state query.
+type State struct {
+	Invoice        string     `json:"invoice"`
+	Customer       string     `json:"customer"`
+	Cups           string     `json:"cups"`
+	Policy         string     `json:"policy"`
+	Stage          Stage      `json:"stage"`
+	Segment        string     `json:"segment,omitempty"`
+	Phone          string     `json:"phone,omitempty"`
+	Email          string     `json:"email,omitempty"`
+	BonoSocial     bool       `json:"bono_social"`
+	Essential      bool       `json:"essential"`
+	Protected      bool       `json:"protected"`
+	AmountCents    int64      `json:"amount_cents"`
+	AmountDueCents int64      `json:"amount_due_cents"`
+	Payments       []Payment  `json:"payments,omitempty"`
+	Notices        []Notice   `json:"notices,omitempty"`
+	NextAction     string     `json:"next_action,omitempty"`
+	NextActionAt   *time.Time `json:"next_action_at,omitempty"`
+	CutDate        *time.Time `json:"cut_date,omitempty"`
+	CutApprovedBy  string     `json:"cut_approved_by,omitempty"`
+	CutAt          *time.Time `json:"cut_at,omitempty"`
+	ReconnectAt    *time.Time `json:"reconnect_at,omitempty"`
+	Hold           *Hold      `json:"hold,omitempty"`
+	History        []Event    `json:"history"`
+}
