@@ -76,7 +76,7 @@ func Start(ctx context.Context, c client.Client, taskQueue string, in workflows.
 // Running returns the run id of the invoice's open case, ErrUnknown when there
 // is none and ErrClosed when it has ended.
 func Running(ctx context.Context, c client.Client, invoice string) (string, error) {
-	d, err := c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(invoice), "")
+	d, err := c.DescribeWorkflow(ctx, workflows.WorkflowID(invoice), "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return "", fmt.Errorf("invoice %s: %w", invoice, ErrUnknown)
@@ -84,12 +84,11 @@ func Running(ctx context.Context, c client.Client, invoice string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("invoice %s: %w", invoice, err)
 	}
-	info := d.GetWorkflowExecutionInfo()
-	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		status := strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
+	if d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		status := strings.ToLower(strings.TrimPrefix(d.Status.String(), "WORKFLOW_EXECUTION_STATUS_"))
 		return "", fmt.Errorf("invoice %s (%s): %w", invoice, status, ErrClosed)
 	}
-	return info.GetExecution().GetRunId(), nil
+	return d.WorkflowExecution.RunID, nil
 }
 
 // State asks a case, open or closed, for its state.

@@ -1,0 +1,90 @@
+# impagos: collections of returned invoices on Temporal.
+#
+# A fresh machine needs only `make run` (local stack, worker and sample
+# invoices) and `make test`. The local stack is managed by .ci/stack; its
+# state lives in .data/ and the tools it builds in bin/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+BIN := $(CURDIR)/bin
+STACK := .ci/stack
+# Exports DATABASE_URL, TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE for the stack
+# (values the user already set win).
+STACK_ENV := eval "$$($(STACK) env)"
+
+STATICCHECK_VERSION := v0.8.2
+WORKFLOWCHECK_VERSION := v0.6.0
+STATICCHECK := $(BIN)/staticcheck
+WORKFLOWCHECK := $(BIN)/workflowcheck
+
+TEST_TIMEOUT ?= 30m
+UI_URL := http://localhost:$${TEMPORAL_UI_PORT:-8233}
+
+.PHONY: help up down status run test test-unit lint build clean worker-start worker-stop tools
+
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+up: ## Start Postgres, the Temporal dev server and the worker.
+	$(STACK) up
+	$(STACK) worker-start
+
+down: ## Stop the worker, Temporal and Postgres (data in .data/ is kept).
+	$(STACK) down
+
+status: ## Show what of the local stack runs.
+	@$(STACK) status
+
+worker-start: ## (Re)build and (re)start the worker in the background.
+	$(STACK) worker-start
+
+worker-stop: ## Stop the background worker.
+	$(STACK) worker-stop
+
+run: up ## Start everything, migrate, start the sample invoices, say where to look.
+	$(STACK_ENV) && go run ./starter migrate
+	.ci/sample
+	@echo
+	@echo "Temporal Web UI:   $(UI_URL)/namespaces/$${TEMPORAL_NAMESPACE:-default}/workflows"
+	@echo "Filter example:    Stage = \"cut_review\""
+	@echo "                   Segment = \"empresa\" AND CutDate < \"2030-01-01T00:00:00Z\""
+	@echo "Try (after: eval \"\$$($(STACK) env)\"):"
+	@echo "  go run ./starter status F2026-0001"
+	@echo "  go run ./starter paid --amount 84,37 F2026-0001"
+	@echo "  go run ./starter cuts"
+	@echo "  go run ./starter approve-cut F2026-0003"
+	@echo "Worker log: .data/log/worker.log   Stop: make down"
+
+test: up ## Unit and integration tests against the local stack.
+	$(STACK_ENV) && IMPAGOS_INTEGRATION=1 go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-unit: ## Unit tests only; needs no stack.
+	go test ./...
+
+lint: tools ## gofmt, go vet, staticcheck, and workflowcheck on ./workflows/...
+	@unformatted=$$(find . -path ./.data -prune -o -path ./bin -prune -o -name '*.go' -print | xargs -r gofmt -l); \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+	$(WORKFLOWCHECK) -config .ci/workflowcheck.yaml ./workflows/...
+
+tools: ## Install the pinned lint tools into bin/.
+	@$(call go_tool,staticcheck,honnef.co/go/tools/cmd/staticcheck,$(STATICCHECK_VERSION))
+	@$(call go_tool,workflowcheck,go.temporal.io/sdk/contrib/tools/workflowcheck,$(WORKFLOWCHECK_VERSION))
+
+# go_tool NAME PACKAGE VERSION: install PACKAGE@VERSION as bin/NAME unless the
+# binary there was already built from that version (go version -m tells).
+go_tool = have=$$(go version -m $(BIN)/$(1) 2>/dev/null | awk '$$1 == "mod" {print $$3}' || true); \
+	if [[ "$$have" != "$(3)" ]]; then \
+		echo "GOBIN=bin go install $(2)@$(3)"; \
+		GOBIN=$(BIN) go install $(2)@$(3); \
+	fi
+
+build: ## Compile every package.
+	go build ./...
+
+clean: ## Stop the stack, delete .data/ and the worker binary (bin/ tools are kept).
+	$(STACK) wipe
+	rm -f $(BIN)/impagos-worker
