@@ -43,10 +43,11 @@ func Start(ctx context.Context, c client.Client, taskQueue string, in workflows.
 		reuse = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	}
 	opts := client.StartWorkflowOptions{
-		ID:                       workflows.WorkflowID(in.Invoice),
-		TaskQueue:                taskQueue,
-		WorkflowIDReusePolicy:    reuse,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		ID:                                       workflows.WorkflowID(in.Invoice),
+		TaskQueue:                                taskQueue,
+		WorkflowIDReusePolicy:                    reuse,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary: fmt.Sprintf("Factura %s · %s · %s · %s",
 			in.Invoice, in.Customer, in.Cups, money.Format(in.AmountCents)),
 		StaticDetails: fmt.Sprintf("**Factura** %s\n\n**Cliente** %s\n\n**CUPS** %s\n\n**Importe** %s\n\n**Política** %s",

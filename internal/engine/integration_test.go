@@ -1,0 +1,380 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/cases"
+	"github.com/elega/impagos/internal/cups"
+	"github.com/elega/impagos/internal/engine"
+	"github.com/elega/impagos/internal/notice"
+	"github.com/elega/impagos/internal/store"
+	"github.com/elega/impagos/workflows"
+)
+
+// These tests run the real thing: a Temporal server (the dev server of make up,
+// or whatever TEMPORAL_ADDRESS names) and the real Postgres of DATABASE_URL.
+// Each test has its own task queue, invoices and supply points, so they do not
+// meet the worker of the running stack nor each other.
+
+type stack struct {
+	t     *testing.T
+	ctx   context.Context
+	c     client.Client
+	db    *store.Store
+	queue string
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	if os.Getenv("IMPAGOS_INTEGRATION") == "" {
+		t.Skip("integration test: run through make test (needs IMPAGOS_INTEGRATION=1, Temporal and Postgres)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	cfg := engine.FromEnv()
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := engine.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return &stack{t: t, ctx: ctx, c: c, db: db, queue: "impagos-test-" + token(6)}
+}
+
+// runWorker runs an in-process worker until the test ends.
+func (s *stack) runWorker() {
+	ctx, cancel := context.WithCancel(s.ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- engine.RunWorker(ctx, s.c, s.queue, &activities.Activities{Store: s.db, Retailer: notice.DefaultRetailer})
+	}()
+	s.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			s.t.Error(err)
+		}
+	})
+}
+
+// fastPolicy is the default process with a day lasting a tenth of a second.
+func fastPolicy() workflows.Policy {
+	p := workflows.DefaultPolicy()
+	p.Name = "test"
+	p.Scale = 864000
+	return p
+}
+
+// newCase stores a contract and starts the case of a fresh invoice.
+func (s *stack) newCase(segment, supply string, amount int64) string {
+	s.t.Helper()
+	invoice := "T-" + token(5)
+	if err := s.db.UpsertContract(s.ctx, activities.Contract{
+		Customer: "Cliente " + invoice, Cups: supply, Segment: segment, Phone: "+34600000000", Email: "cliente@example.com",
+	}); err != nil {
+		s.t.Fatal(err)
+	}
+	in := workflows.Input{Invoice: invoice, Customer: "Cliente " + invoice, Cups: supply, AmountCents: amount,
+		ReturnedAt: time.Now(), Policy: fastPolicy()}
+	out, err := cases.Start(s.ctx, s.c, s.queue, in, false)
+	if err != nil || out != cases.Started {
+		s.t.Fatalf("start %s: %v %v", invoice, out, err)
+	}
+	again, err := cases.Start(s.ctx, s.c, s.queue, in, false)
+	if err != nil || again != cases.AlreadyOpen {
+		s.t.Fatalf("second start of %s: want %s, got %v %v", invoice, cases.AlreadyOpen, again, err)
+	}
+	return invoice
+}
+
+// waitStage polls the state query until the case reaches the stage.
+func (s *stack) waitStage(invoice string, stage workflows.Stage) workflows.State {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	var st workflows.State
+	for time.Now().Before(deadline) {
+		var err error
+		st, err = cases.State(s.ctx, s.c, invoice)
+		if err == nil && st.Stage == stage {
+			return st
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("invoice %s: stage %s never reached; last state %s, history %+v", invoice, stage, st.Stage, st.History)
+	return st
+}
+
+func (s *stack) signal(invoice, name string, arg any) {
+	s.t.Helper()
+	if err := cases.Signal(s.ctx, s.c, invoice, name, arg); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *stack) result(invoice string) workflows.Result {
+	s.t.Helper()
+	var r workflows.Result
+	if err := s.c.GetWorkflow(s.ctx, workflows.WorkflowID(invoice), "").Get(s.ctx, &r); err != nil {
+		s.t.Fatalf("invoice %s: %v", invoice, err)
+	}
+	return r
+}
+
+// requests counts the distributor requests of a supply point by kind.
+func (s *stack) requests(supply string) map[string]int {
+	s.t.Helper()
+	rows, err := s.db.DistributorRequests(s.ctx, supply)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, r := range rows {
+		n[r.Kind]++
+	}
+	return n
+}
+
+// outboxKinds lists the kinds of the invoice's outbox rows and fails on two
+// rows for the same notice and channel.
+func (s *stack) outboxKinds(invoice string) []string {
+	s.t.Helper()
+	rows, err := s.db.Outbox(s.ctx, store.OutboxFilter{Invoice: invoice})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var kinds []string
+	for _, r := range rows {
+		k := r.Kind + "/" + r.Channel
+		if seen[k] {
+			s.t.Errorf("invoice %s: outbox holds %s twice", invoice, k)
+		}
+		seen[k] = true
+		if !slices.Contains(kinds, r.Kind) {
+			kinds = append(kinds, r.Kind)
+		}
+	}
+	return kinds
+}
+
+func TestDomesticCaseEndToEnd(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	supply := newCups(t)
+	invoice := s.newCase(activities.SegmentDomestic, supply, 12345)
+
+	st := s.waitStage(invoice, workflows.StageCutReview)
+	if got := kinds(st.Notices); !slices.Equal(got, []string{"aviso_1", "aviso_2", "requerimiento", "pre_corte"}) {
+		t.Fatalf("notices before the review: %v", got)
+	}
+	if n := s.requests(supply); n["cut"] != 0 {
+		t.Fatalf("cut requested before approval: %v", n)
+	}
+	s.signal(invoice, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
+	s.waitStage(invoice, workflows.StageCut)
+	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 12345, Reference: "TR-" + invoice})
+
+	r := s.result(invoice)
+	if r.Stage != workflows.StageReconnected || r.CutAt == nil || r.ReconnectAt == nil || r.PaidCents != 12345 {
+		t.Fatalf("result %+v", r)
+	}
+	if n := s.requests(supply); n["cut"] != 1 || n["reconnect"] != 1 {
+		t.Fatalf("distributor requests %v, want one cut and one reconnection", n)
+	}
+	if got := s.outboxKinds(invoice); !slices.Equal(got, []string{"aviso_1", "aviso_2", "requerimiento", "pre_corte", "reconexion"}) {
+		t.Fatalf("outbox kinds %v", got)
+	}
+	inv, err := s.db.Invoice(s.ctx, invoice)
+	if err != nil || inv.Status != "paid" || inv.Stage != string(workflows.StageReconnected) {
+		t.Fatalf("invoice row %+v %v", inv, err)
+	}
+}
+
+func TestBusinessCaseAndVisibilityFilter(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	supply := newCups(t)
+	invoice := s.newCase(activities.SegmentBusiness, supply, 250000)
+
+	st := s.waitStage(invoice, workflows.StageCutReview)
+	if st.CutDate == nil || st.Notices[0].Kind != activities.KindCutLetter {
+		t.Fatalf("business case reached review without a cut letter and date: %+v", st)
+	}
+	// The supervisor's filter in the UI is a visibility query on Stage.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		found, err := cases.InStage(s.ctx, s.c, workflows.StageCutReview)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(found, invoice) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf(`Stage = "cut_review" does not find %s (found %v)`, invoice, found)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 250000, Reference: "TR-" + invoice})
+	if r := s.result(invoice); r.Stage != workflows.StagePaid || r.CutAt != nil {
+		t.Fatalf("paid before the cut: result %+v", r)
+	}
+	if n := s.requests(supply); len(n) != 0 {
+		t.Fatalf("distributor requests for a case paid before its cut: %v", n)
+	}
+}
+
+func TestTwoInvoicesOnOneSupplyPointAreCutOnceAndReconnectedWhenBothPaid(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	supply := newCups(t)
+	first := s.newCase(activities.SegmentBusiness, supply, 1000)
+	second := s.newCase(activities.SegmentBusiness, supply, 2000)
+	for _, inv := range []string{first, second} {
+		s.waitStage(inv, workflows.StageCutReview)
+		s.signal(inv, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
+		s.waitStage(inv, workflows.StageCut)
+	}
+	if n := s.requests(supply); n["cut"] != 1 {
+		t.Fatalf("distributor requests %v, want one cut for the supply point", n)
+	}
+	s.signal(first, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 1000, Reference: "TR-" + first})
+	if r := s.result(first); r.Stage != workflows.StagePaid || r.ReconnectAt != nil {
+		t.Fatalf("first invoice paid while the second is open: %+v", r)
+	}
+	if n := s.requests(supply); n["reconnect"] != 0 {
+		t.Fatalf("reconnected with an invoice still open: %v", n)
+	}
+	s.signal(second, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 2000, Reference: "TR-" + second})
+	if r := s.result(second); r.Stage != workflows.StageReconnected {
+		t.Fatalf("last invoice paid: %+v", r)
+	}
+	if n := s.requests(supply); n["cut"] != 1 || n["reconnect"] != 1 {
+		t.Fatalf("distributor requests %v, want one cut and one reconnection", n)
+	}
+}
+
+func TestWorkerKilledMidCaseLosesNothingAndRepeatsNothing(t *testing.T) {
+	s := newStack(t)
+	bin := filepath.Join(t.TempDir(), "worker")
+	build := exec.Command("go", "build", "-o", bin, "./worker")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build worker: %v\n%s", err, out)
+	}
+	logs := filepath.Join(t.TempDir(), "worker.log")
+	start := func() *exec.Cmd {
+		f, err := os.OpenFile(logs, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "IMPAGOS_TASK_QUEUE="+s.queue)
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); f.Close() })
+		return cmd
+	}
+	w := start()
+	supply := newCups(t)
+	invoice := s.newCase(activities.SegmentDomestic, supply, 5000)
+	s.waitStage(invoice, workflows.StageNotice2)
+
+	if err := w.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Wait()
+	// Timers keep running on the server while no worker is alive.
+	time.Sleep(2 * time.Second)
+	start()
+
+	s.waitStage(invoice, workflows.StageCutReview)
+	s.signal(invoice, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
+	s.waitStage(invoice, workflows.StageCut)
+	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 5000, Reference: "TR-" + invoice})
+	if r := s.result(invoice); r.Stage != workflows.StageReconnected {
+		data, _ := os.ReadFile(logs)
+		t.Fatalf("result %+v\nworker log:\n%s", r, data)
+	}
+	if got := s.outboxKinds(invoice); !slices.Equal(got, []string{"aviso_1", "aviso_2", "requerimiento", "pre_corte", "reconexion"}) {
+		t.Fatalf("outbox kinds %v", got)
+	}
+	if n := s.requests(supply); n["cut"] != 1 || n["reconnect"] != 1 {
+		t.Fatalf("distributor requests %v, want one cut and one reconnection", n)
+	}
+}
+
+func TestSignalsToUnknownOrClosedCasesAreRefused(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	err := cases.Signal(s.ctx, s.c, "NO-SUCH-"+token(4), workflows.SignalPaid, workflows.PaidSignal{AmountCents: 1})
+	if !errors.Is(err, cases.ErrUnknown) {
+		t.Fatalf("unknown invoice: %v", err)
+	}
+	invoice := s.newCase(activities.SegmentBusiness, newCups(t), 700)
+	s.waitStage(invoice, workflows.StageCutScheduled)
+	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 700, Reference: "TR-" + invoice})
+	s.result(invoice)
+	err = cases.Signal(s.ctx, s.c, invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 1})
+	if !errors.Is(err, cases.ErrClosed) {
+		t.Fatalf("closed case: %v", err)
+	}
+	in := workflows.Input{Invoice: invoice, Customer: "x", Cups: newCups(t), AmountCents: 700, Policy: fastPolicy()}
+	if out, err := cases.Start(s.ctx, s.c, s.queue, in, false); err != nil || out != cases.AlreadyClosed {
+		t.Fatalf("restarting a closed case without --reopen: %v %v", out, err)
+	}
+}
+
+func kinds(ns []workflows.Notice) []string {
+	var out []string
+	for _, n := range ns {
+		if !slices.Contains(out, n.Kind) {
+			out = append(out, n.Kind)
+		}
+	}
+	return out
+}
+
+// newCups returns a valid, random supply point code.
+func newCups(t *testing.T) string {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, big.NewInt(1e12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digits := fmt.Sprintf("0021%012d", n.Int64())
+	letters, err := cups.ControlLetters(digits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "ES" + digits + letters
+}
+
+func token(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
