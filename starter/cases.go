@@ -158,7 +158,11 @@ func printState(out io.Writer, st workflows.State) {
 		fmt.Fprintf(out, "Contact:     %s %s\n", st.Phone, st.Email)
 	}
 	if st.NextAction != "" {
-		fmt.Fprintf(out, "Next:        %s%s\n", st.NextAction, when(st.NextActionAt, " on 02/01/2006 15:04"))
+		at := ""
+		if st.NextActionAt != nil {
+			at = " on " + when(st.NextActionAt, "02/01/2006 15:04")
+		}
+		fmt.Fprintf(out, "Next:        %s%s\n", st.NextAction, at)
 	}
 	if st.CutDate != nil {
 		fmt.Fprintf(out, "Cut date:    %s\n", when(st.CutDate, "02/01/2006"))
