@@ -51,6 +51,9 @@ type OpenCaseInput struct {
 // OpenCaseResult says how much of the invoice the payments ledger already covers.
 type OpenCaseResult struct {
 	PaidCents int64 `json:"paid_cents"`
+	// PaymentKeys are the ledger keys of the payments counted, so the same
+	// payment reported again by signal is not counted twice.
+	PaymentKeys []string `json:"payment_keys,omitempty"`
 }
 
 // Contract is what TRADE's contracts say about the supply point.

@@ -125,6 +125,9 @@ func (c *invoiceCase) process(ctx workflow.Context) error {
 	}).Get(ctx, &opened); err != nil {
 		return err
 	}
+	for _, k := range opened.PaymentKeys {
+		c.seen[k] = true
+	}
 	if opened.PaidCents > 0 {
 		c.applyPayment(ctx, Payment{Key: "ledger", AmountCents: opened.PaidCents, PaidAt: c.now(ctx)}, "ya pagado según el registro de pagos")
 	}
@@ -144,6 +147,8 @@ func (c *invoiceCase) findContact(ctx workflow.Context) error {
 		if err := c.handleInterrupts(ctx); err != nil {
 			return err
 		}
+		// Cleared before the lookup: an update signalled while it runs must wake the wait below.
+		c.contactUpdated = false
 		if err := c.lookupContract(ctx); err != nil {
 			return err
 		}
@@ -151,7 +156,6 @@ func (c *invoiceCase) findContact(ctx workflow.Context) error {
 		if missing == "" {
 			return nil
 		}
-		c.contactUpdated = false
 		c.setStage(ctx, StageNeedsContact, missing, "")
 		if err := c.recordStage(ctx, missing, ""); err != nil {
 			return err
@@ -192,7 +196,8 @@ func (c *invoiceCase) domestic(ctx workflow.Context) error {
 		}
 		c.setStage(ctx, s.stage, "envío de "+s.label, "")
 		var suspendFrom *time.Time
-		if s.kind == activities.KindRequerimiento {
+		// A supply that is never cut is not threatened with a suspension date.
+		if s.kind == activities.KindRequerimiento && !c.contract.NeverCut() {
 			d := c.cal.NextCutDay(c.regulatoryEnd(c.now(ctx)).AddDate(0, 0, c.in.Policy.PreCutEmailDays))
 			suspendFrom = &d
 		}
@@ -276,6 +281,15 @@ func (c *invoiceCase) cutPhase(ctx workflow.Context, cutDate time.Time) error {
 	if err := c.waitUntil(ctx, p.at(cutDate.AddDate(0, 0, -p.PreCutEmailDays)), "e-mail de aviso de corte"); err != nil {
 		return err
 	}
+	// A hold may have outlasted the e-mail's moment: the customer is still
+	// told PreCutEmailDays ahead, never of a date already gone.
+	if earliest := c.cal.NextCutDay(c.now(ctx).AddDate(0, 0, p.PreCutEmailDays)); cutDate.Before(earliest) {
+		cutDate = earliest
+		c.scheduleCut(ctx, cutDate, "corte reprogramado tras la espera")
+		if err := c.recordStage(ctx, "corte reprogramado", ""); err != nil {
+			return err
+		}
+	}
 	if err := c.sendNotice(ctx, "pre_corte", activities.KindPreCut, &cutDate, nil); err != nil {
 		return err
 	}
@@ -305,8 +319,9 @@ func (c *invoiceCase) cutPhase(ctx workflow.Context, cutDate time.Time) error {
 		}
 		approvedBy = c.approval.By
 		c.st.CutApprovedBy = approvedBy
-		// An approval that comes late still cuts only on an allowed cut day.
-		if now := c.now(ctx); !c.cal.IsAllowedCutDay(now) {
+		// An approval that comes late still cuts only on an allowed cut day,
+		// and so does a hold released while waiting for that day.
+		for now := c.now(ctx); !c.cal.IsAllowedCutDay(now); now = c.now(ctx) {
 			day := c.cal.NextCutDay(now)
 			c.st.CutDate = &day
 			c.event(ctx, "corte aplazado al siguiente día permitido", "")
@@ -314,6 +329,9 @@ func (c *invoiceCase) cutPhase(ctx workflow.Context, cutDate time.Time) error {
 				return err
 			}
 		}
+		// The cut date on record is the day the cut is requested.
+		today := c.cal.NextCutDay(c.now(ctx))
+		c.st.CutDate = &today
 	}
 	var cut activities.CutResult
 	if err := c.exec(ctx, "solicitud de corte a la distribuidora", a.RequestCut, activities.CutInput{
@@ -538,10 +556,7 @@ func (c *invoiceCase) onPaid(ctx workflow.Context, s PaidSignal) {
 	if s.PaidAt.IsZero() {
 		s.PaidAt = c.now(ctx)
 	}
-	key := "ref:" + strings.TrimSpace(s.Reference)
-	if strings.TrimSpace(s.Reference) == "" {
-		key = fmt.Sprintf("%s/%s/%d", c.in.Invoice, s.PaidAt.UTC().Format(time.RFC3339), s.AmountCents)
-	}
+	key := PaymentKey(c.in.Invoice, s.Reference, s.PaidAt, s.AmountCents)
 	if c.seen[key] {
 		c.event(ctx, "pago repetido ignorado ("+key+")", "")
 		return

@@ -3,9 +3,13 @@
 package workflows
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/elega/impagos/internal/calendar"
 )
 
 // TaskQueue is where workers pick up cases.
@@ -55,3 +59,13 @@ var SearchAttributeTypes = []struct{ Name, Type string }{
 
 // InvoiceOf is the invoice number of a case's workflow id.
 func InvoiceOf(workflowID string) string { return strings.TrimPrefix(workflowID, "impago-") }
+
+// PaymentKey identifies a payment in the ledger: its reference when it has one,
+// else the invoice, day and amount. The payments import and the paid signal
+// use the same key, so one payment reported both ways counts once.
+func PaymentKey(invoice, reference string, paidAt time.Time, cents int64) string {
+	if r := strings.TrimSpace(reference); r != "" {
+		return "ref:" + r
+	}
+	return fmt.Sprintf("%s/%s/%d", invoice, paidAt.In(calendar.Madrid).Format(time.DateOnly), cents)
+}

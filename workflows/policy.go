@@ -13,7 +13,8 @@ type Policy struct {
 	Name string `json:"name"`
 	// Scale is how many seconds of case time pass per real second: 1 in
 	// production; the demo policy makes a day last two seconds. Dates a case
-	// shows (notices, cut date) are case time; NextActionAt is real time.
+	// shows (notices, cut date, next action) are case time; only the
+	// NextActionAt search attribute is real time, when the timer fires.
 	Scale int64 `json:"scale"`
 	// NoticeSpacingDays separates aviso 1, aviso 2 and aviso 3.
 	NoticeSpacingDays int `json:"notice_spacing_days"`
@@ -112,7 +113,8 @@ func (p Policy) realDuration(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	r := d / time.Duration(p.Scale)
+	// Rounded up, so the timer never fires before the case-time moment.
+	r := (d + time.Duration(p.Scale) - 1) / time.Duration(p.Scale)
 	if r < time.Millisecond {
 		r = time.Millisecond
 	}
