@@ -73,12 +73,24 @@ func (s *Store) OpenCase(ctx context.Context, in activities.OpenCaseInput) (acti
 				return err
 			}
 		}
-		return tx.QueryRow(ctx, `
-			SELECT COALESCE(sum(amount_cents), 0)::bigint FROM payments
+		rows, err := tx.Query(ctx, `
+			SELECT key, amount_cents FROM payments
 			WHERE invoice = $1
 			  AND ($2::timestamptz IS NULL
-			       OR (paid_at AT TIME ZONE 'Europe/Madrid')::date >= ($2::timestamptz AT TIME ZONE 'Europe/Madrid')::date)`,
-			c.Invoice, nullTime(in.ReturnedAt)).Scan(&res.PaidCents)
+			       OR (paid_at AT TIME ZONE 'Europe/Madrid')::date >= ($2::timestamptz AT TIME ZONE 'Europe/Madrid')::date)
+			ORDER BY id`,
+			c.Invoice, nullTime(in.ReturnedAt))
+		if err != nil {
+			return err
+		}
+		var key string
+		var cents int64
+		_, err = pgx.ForEachRow(rows, []any{&key, &cents}, func() error {
+			res.PaidCents += cents
+			res.PaymentKeys = append(res.PaymentKeys, key)
+			return nil
+		})
+		return err
 	})
 	return res, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/elega/impagos/activities"
 )
@@ -109,10 +110,19 @@ type AuditRow struct {
 
 // UpsertContract stores a contract, replacing the one of the same CUPS.
 func (s *Store) UpsertContract(ctx context.Context, c activities.Contract) error {
+	return upsertContract(ctx, s.pool, c)
+}
+
+// execer is what a pool and a transaction share.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func upsertContract(ctx context.Context, db execer, c activities.Contract) error {
 	if c.Cups == "" {
 		return errors.New("upsert contract: no CUPS")
 	}
-	_, err := s.pool.Exec(ctx, `
+	_, err := db.Exec(ctx, `
 		INSERT INTO contracts (cups, customer, tax_id, segment, phone, email, province, bono_social, essential, protected)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (cups) DO UPDATE SET

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/sheets"
+	"github.com/elega/impagos/workflows"
+)
+
+// ReturnsImport says what an import of returns changed.
+type ReturnsImport struct {
+	// New are the invoices whose return the database did not know.
+	New map[string]bool
+	// Known counts the rows that were already imported.
+	Known int
+}
+
+// ImportReturns stores the accepted rows of a TRADE export in one transaction:
+// COPY into a staging table, then insert the returns not seen before. Importing
+// the same file twice changes nothing.
+func (s *Store) ImportReturns(ctx context.Context, file string, rows []sheets.Return) (ReturnsImport, error) {
+	res := ReturnsImport{New: map[string]bool{}}
+	err := s.inTx(ctx, "import returns", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			CREATE TEMP TABLE returns_staging (
+				invoice text, returned_on date, customer text, tax_id text, cups text,
+				amount_cents bigint, source_row integer
+			) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"returns_staging"},
+			[]string{"invoice", "returned_on", "customer", "tax_id", "cups", "amount_cents", "source_row"},
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+				r := rows[i]
+				return []any{r.Invoice, calendarDay(r.ReturnedAt), r.Customer, r.TaxID, r.Cups, r.AmountCents, r.Row}, nil
+			})); err != nil {
+			return err
+		}
+		inserted, err := tx.Query(ctx, `
+			INSERT INTO returns (invoice, returned_on, customer, tax_id, cups, amount_cents, source_file, source_row)
+			SELECT invoice, returned_on, customer, tax_id, cups, amount_cents, $1, source_row FROM returns_staging
+			ON CONFLICT (invoice, (COALESCE(returned_on, '-infinity'::date))) DO NOTHING
+			RETURNING invoice`, file)
+		if err != nil {
+			return err
+		}
+		var inv string
+		if _, err := pgx.ForEachRow(inserted, []any{&inv}, func() error {
+			res.New[inv] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		res.Known = len(rows) - len(res.New)
+		return nil
+	})
+	return res, err
+}
+
+// PaymentImport is what happened to one row of the payments workbook.
+type PaymentImport struct {
+	Payment sheets.Payment
+	Key     string
+	New     bool // not in the ledger before
+	// Known is true when some case or TRADE export knows the invoice.
+	Known bool
+	// InvoiceCents is the invoice amount; OverpaidCents what the ledger holds
+	// beyond it after this payment (0 when not overpaid).
+	InvoiceCents  int64
+	OverpaidCents int64
+}
+
+// ImportPayments records payments in the ledger once each, keyed like the
+// paid signal keys them, and reports for each whether it was new, whether its
+// invoice is known and whether the invoice is now overpaid. A reference already
+// in the ledger for another invoice or amount is an error naming the row.
+func (s *Store) ImportPayments(ctx context.Context, file string, rows []sheets.Payment) ([]PaymentImport, error) {
+	out := make([]PaymentImport, 0, len(rows))
+	err := s.inTx(ctx, "import payments", func(tx pgx.Tx) error {
+		out = out[:0]
+		for _, p := range rows {
+			r := PaymentImport{Payment: p, Key: workflows.PaymentKey(p.Invoice, p.Reference, p.PaidAt, p.AmountCents)}
+			var stored string
+			var storedCents int64
+			// The no-op update makes RETURNING give the existing row too; xmax = 0
+			// tells a fresh insert.
+			err := tx.QueryRow(ctx, `
+				INSERT INTO payments (key, invoice, paid_at, amount_cents, method, reference, source, source_file, source_row)
+				VALUES ($1, $2, $3, $4, $5, $6, 'import', $7, $8)
+				ON CONFLICT (key) DO UPDATE SET key = excluded.key
+				RETURNING invoice, amount_cents, (xmax = 0)`,
+				r.Key, p.Invoice, p.PaidAt, p.AmountCents, p.Method, p.Reference, file, p.Row).Scan(&stored, &storedCents, &r.New)
+			if err != nil {
+				return fmt.Errorf("row %d: %w", p.Row, err)
+			}
+			if stored != p.Invoice || storedCents != p.AmountCents {
+				return fmt.Errorf("row %d: payment %s is already in the ledger for invoice %s, %d cents", p.Row, r.Key, stored, storedCents)
+			}
+			out = append(out, r)
+		}
+		for i := range out {
+			r := &out[i]
+			var paid int64
+			err := tx.QueryRow(ctx, `
+				WITH inv AS (
+					SELECT amount_cents, returned_at FROM invoices WHERE invoice = $1
+					UNION ALL
+					(SELECT amount_cents, returned_on::timestamptz FROM returns WHERE invoice = $1
+					 ORDER BY returned_on DESC NULLS LAST LIMIT 1)
+					LIMIT 1)
+				SELECT COALESCE((SELECT amount_cents FROM inv), 0),
+				       EXISTS (SELECT 1 FROM inv),
+				       COALESCE((SELECT sum(amount_cents) FROM payments q WHERE q.invoice = $1
+				                 AND q.paid_at >= COALESCE(date_trunc('day', (SELECT returned_at FROM inv)), '-infinity')), 0)::bigint`,
+				r.Payment.Invoice).Scan(&r.InvoiceCents, &r.Known, &paid)
+			if err != nil {
+				return fmt.Errorf("row %d: %w", r.Payment.Row, err)
+			}
+			if r.Known && paid > r.InvoiceCents {
+				r.OverpaidCents = paid - r.InvoiceCents
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ImportContracts upserts contracts in one transaction and returns the open
+// invoices waiting for contact data on those supply points.
+func (s *Store) ImportContracts(ctx context.Context, rows []sheets.Contract) ([]string, error) {
+	var waiting []string
+	err := s.inTx(ctx, "import contracts", func(tx pgx.Tx) error {
+		cupsList := make([]string, 0, len(rows))
+		for _, c := range rows {
+			if err := upsertContract(ctx, tx, activities.Contract{
+				Customer: c.Customer, TaxID: c.TaxID, Cups: c.Cups, Segment: c.Segment, Phone: c.Phone,
+				Email: c.Email, Province: c.Province, BonoSocial: c.BonoSocial, Essential: c.Essential, Protected: c.Protected,
+			}); err != nil {
+				return fmt.Errorf("row %d: %w", c.Row, err)
+			}
+			cupsList = append(cupsList, c.Cups)
+		}
+		r, err := tx.Query(ctx, `
+			SELECT invoice FROM invoices
+			WHERE status = 'open' AND stage = 'needs_contact' AND cups = ANY($1)
+			ORDER BY invoice`, cupsList)
+		if err != nil {
+			return err
+		}
+		waiting, err = pgx.CollectRows(r, pgx.RowTo[string])
+		return err
+	})
+	return waiting, err
+}
+
+// OpenInvoices returns which of the invoices have an open case in the ledger.
+func (s *Store) OpenInvoices(ctx context.Context, invoices []string) (map[string]bool, error) {
+	r, err := s.pool.Query(ctx, `SELECT invoice FROM invoices WHERE status = 'open' AND invoice = ANY($1)`, invoices)
+	if err != nil {
+		return nil, fmt.Errorf("open invoices: %w", err)
+	}
+	list, err := pgx.CollectRows(r, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("open invoices: %w", err)
+	}
+	out := make(map[string]bool, len(list))
+	for _, inv := range list {
+		out[inv] = true
+	}
+	return out, nil
+}
+
+// calendarDay is the calendar day of t in Madrid, or nil for the zero time.
+func calendarDay(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	d := t.In(calendar.Madrid)
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+}
