@@ -209,6 +209,7 @@ func TestDomesticCaseEndToEnd(t *testing.T) {
 	if err != nil || inv.Status != "paid" || inv.Stage != string(workflows.StageReconnected) {
 		t.Fatalf("invoice row %+v %v", inv, err)
 	}
+	s.recordHistory(invoice, "domestic_cut_reconnect")
 }
 
 func TestBusinessCaseAndVisibilityFilter(t *testing.T) {
@@ -243,6 +244,7 @@ func TestBusinessCaseAndVisibilityFilter(t *testing.T) {
 	if n := s.requests(supply); len(n) != 0 {
 		t.Fatalf("distributor requests for a case paid before its cut: %v", n)
 	}
+	s.recordHistory(invoice, "business_paid_before_cut")
 }
 
 func TestTwoInvoicesOnOneSupplyPointAreCutOnceAndReconnectedWhenBothPaid(t *testing.T) {
