@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/elega/impagos/internal/letter"
 	"github.com/elega/impagos/internal/notice"
 )
 
@@ -26,17 +27,30 @@ type Store interface {
 	SupplyStatus(ctx context.Context, c CaseRef) (SupplyStatus, error)
 	RequestCut(ctx context.Context, in CutInput) (CutResult, error)
 	Settle(ctx context.Context, in SettleInput) (SettleResult, error)
+	// Deliver locks a pending outbox row, hands it to send and records the
+	// outcome in the same transaction; a row no longer pending is returned as is.
+	Deliver(ctx context.Context, id int64, send func(OutboxItem) Delivery) (OutboxItem, error)
+	// ScheduledCuts lists the open cases with a cut date on or after the day, by date.
+	ScheduledCuts(ctx context.Context, from time.Time) ([]ScheduledCut, error)
 }
 
 // OutboxMessage is a rendered communication ready to be stored.
 type OutboxMessage struct {
-	Key       string // idempotency key: workflow id, run id and step
-	Kind      string
-	Channel   string
-	Recipient string
-	Subject   string
-	Body      string
-	At        time.Time
+	Key         string // idempotency key: workflow id, run id and step
+	Kind        string
+	Channel     string
+	Recipient   string
+	Subject     string
+	Body        string
+	At          time.Time
+	Attachments []Attachment
+}
+
+// Attachment is a file kept with a communication.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	Content     []byte
 }
 
 // Activities carries the dependencies of every activity.
@@ -44,6 +58,12 @@ type Activities struct {
 	Store Store
 	// Retailer is printed in every communication (name, how to pay, contact).
 	Retailer notice.Retailer
+	// Mailer sends e-mail; nil or disabled keeps e-mails in the outbox.
+	Mailer Mailer
+	// Certifier carries formal demands and cut letters; nil means MailEvidence over Mailer.
+	Certifier Certifier
+	// CutsDeskEmail receives the daily digest of scheduled cuts.
+	CutsDeskEmail string
 }
 
 // ErrInvalidInput marks an activity input that no retry can fix.
@@ -84,6 +104,15 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("render %s for invoice %s: %v", in.Kind, in.Case.Invoice, err), ErrInvalidInput, err)
 	}
+	var atts []Attachment
+	if in.Kind == KindCutLetter {
+		pdf, err := a.cutLetter(in)
+		if err != nil {
+			return NoticeResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("cut letter for invoice %s: %v", in.Case.Invoice, err), ErrInvalidInput, err)
+		}
+		atts = []Attachment{{Filename: LetterFilename(in.Case.Invoice), ContentType: "application/pdf", Content: pdf}}
+	}
 	msgs := make([]OutboxMessage, 0, len(rendered))
 	for _, r := range rendered {
 		msgs = append(msgs, OutboxMessage{
@@ -94,6 +123,8 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 			Subject:   r.Subject,
 			Body:      r.Body,
 			At:        in.At,
+			// The letter and the certified e-mail carry the same PDF.
+			Attachments: atts,
 		})
 	}
 	stored, err := a.Store.PutOutbox(ctx, in.Case, msgs)
@@ -133,6 +164,27 @@ func (a *Activities) RequestCut(ctx context.Context, in CutInput) (CutResult, er
 // point with nothing open, asks the distributor to reconnect it (PROCESS step 8).
 func (a *Activities) SettleInvoice(ctx context.Context, in SettleInput) (SettleResult, error) {
 	return a.Store.Settle(ctx, in)
+}
+
+// LetterFilename is the name of the business cut letter PDF of an invoice.
+func LetterFilename(invoice string) string { return "carta-corte-" + invoice + ".pdf" }
+
+func (a *Activities) cutLetter(in NoticeInput) ([]byte, error) {
+	if in.CutDate == nil {
+		return nil, fmt.Errorf("a cut letter needs a cut date")
+	}
+	r := a.Retailer
+	return letter.CutLetterPDF(letter.CutLetter{
+		Retailer:    letter.Retailer{Name: r.Name, TaxID: r.TaxID, Address: r.Address, Phone: r.Phone, Email: r.Email, IBAN: r.IBAN},
+		Customer:    firstNonEmpty(in.Contract.Customer, in.Case.Customer),
+		TaxID:       in.Contract.TaxID,
+		Cups:        in.Case.Cups,
+		Invoices:    []letter.Invoice{{Number: in.Case.Invoice, AmountCents: in.Case.AmountDueCents}},
+		AmountCents: in.Case.AmountDueCents,
+		CutDate:     *in.CutDate,
+		Date:        in.At,
+		Reference:   in.Case.WorkflowID,
+	})
 }
 
 func firstNonEmpty(s ...string) string {

@@ -169,3 +169,81 @@ type SettleResult struct {
 	// StillOpen lists the other open invoices that keep the supply point cut.
 	StillOpen []string `json:"still_open,omitempty"`
 }
+
+// OutboxItem is an outbox row as delivery sees it.
+type OutboxItem struct {
+	ID          int64
+	Key         string
+	Invoice     string
+	Kind        string
+	Channel     string
+	Recipient   string
+	Subject     string
+	Body        string
+	Status      string
+	Detail      string
+	MessageID   string
+	Attachments []Attachment
+}
+
+// Delivery is the outcome of one delivery attempt. An empty Status leaves the
+// row pending: the attempt failed in a way a retry may fix.
+type Delivery struct {
+	Status    string // sent, failed or not_sent
+	MessageID string
+	Detail    string
+	Evidence  *Evidence
+}
+
+// Evidence is what the certified channel keeps of a communication.
+type Evidence struct {
+	Provider          string            `json:"provider"`
+	ContentSHA256     string            `json:"content_sha256"`
+	AttachmentsSHA256 map[string]string `json:"attachments_sha256"`
+	MessageID         string            `json:"message_id"`
+	SentAt            time.Time         `json:"sent_at"`
+}
+
+// DeliverInput asks to deliver the outbox rows of a notice.
+type DeliverInput struct {
+	Case      CaseRef `json:"case"`
+	OutboxIDs []int64 `json:"outbox_ids"`
+}
+
+// Delivered is the state of one outbox row after delivery.
+type Delivered struct {
+	OutboxID  int64  `json:"outbox_id"`
+	Channel   string `json:"channel"`
+	Status    string `json:"status"`
+	MessageID string `json:"message_id,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// DeliverResult lists the rows delivered, failed or left for the clerks.
+type DeliverResult struct {
+	Delivered []Delivered `json:"delivered"`
+}
+
+// DigestInput asks for the cuts digest of a day.
+type DigestInput struct {
+	Day time.Time `json:"day"`
+}
+
+// DigestResult says what the digest held.
+type DigestResult struct {
+	Skipped  bool   `json:"skipped,omitempty"` // a holiday: no digest
+	Cuts     int    `json:"cuts"`
+	OutboxID int64  `json:"outbox_id,omitempty"`
+	Status   string `json:"status,omitempty"`
+}
+
+// ScheduledCut is one case on the cuts desk's list.
+type ScheduledCut struct {
+	CutDate     time.Time `json:"cut_date"`
+	Invoice     string    `json:"invoice"`
+	Customer    string    `json:"customer"`
+	Cups        string    `json:"cups"`
+	AmountCents int64     `json:"amount_cents"`
+	Phone       string    `json:"phone"`
+	Stage       string    `json:"stage"`
+}

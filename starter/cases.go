@@ -178,8 +178,17 @@ func printState(out io.Writer, st workflows.State) {
 	}
 	if len(st.Notices) > 0 {
 		fmt.Fprintln(out, "Notices:")
+		letter := false
 		for _, n := range st.Notices {
-			fmt.Fprintf(out, "  %s  %-14s %-10s outbox #%d\n", when(&n.At, "02/01/2006 15:04"), n.Kind, n.Channel, n.OutboxID)
+			status := n.Status
+			if n.Detail != "" {
+				status += ": " + n.Detail
+			}
+			fmt.Fprintf(out, "  %s  %-14s %-10s outbox #%-5d %s\n", when(&n.At, "02/01/2006 15:04"), n.Kind, n.Channel, n.OutboxID, status)
+			letter = letter || n.Kind == activities.KindCutLetter
+		}
+		if letter {
+			fmt.Fprintf(out, "Cut letter:  starter letter %s --out %s\n", st.Invoice, activities.LetterFilename(st.Invoice))
 		}
 	}
 	fmt.Fprintln(out, "History:")

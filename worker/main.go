@@ -13,6 +13,7 @@ import (
 
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/engine"
+	"github.com/elega/impagos/internal/mail"
 	"github.com/elega/impagos/internal/store"
 )
 
@@ -40,8 +41,21 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	policy, err := cfg.Policy("")
+	if err != nil {
+		return err
+	}
+	if err := engine.EnsureDigestSchedule(ctx, c, cfg.TaskQueue, policy.Holidays); err != nil {
+		return err
+	}
+	mailer := mail.NewSender(mail.ConfigFromEnv())
+	if !mailer.Enabled() {
+		slog.Warn("SENDGRID_API_KEY not set: e-mails stay in the outbox, marked not_sent")
+	}
 	slog.Info("worker started", "task_queue", cfg.TaskQueue)
-	err = engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{Store: db, Retailer: cfg.Retailer})
+	err = engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
+		Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail,
+	})
 	slog.Info("worker stopped")
 	return err
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -83,6 +84,8 @@ type harness struct {
 	supply     activities.SupplyStatus
 	sender     *activities.Activities
 	settle     func(activities.SettleInput) activities.SettleResult
+	refuse     map[int64]string // outbox ids the e-mail provider refuses, with its answer
+	deliveries []activities.DeliverInput
 }
 
 func newHarness(t *testing.T, start time.Time) *harness {
@@ -169,6 +172,23 @@ func (h *harness) mockActivities() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			return activities.CutResult{CutID: 77, Joined: h.supply.Cut}, nil
+		}).Maybe()
+	env.OnActivity(a.DeliverNotice, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			// Kept apart from calls: delivery follows every notice, and the
+			// tests of the process read the actions around it.
+			h.deliveries = append(h.deliveries, in)
+			var res activities.DeliverResult
+			for _, id := range in.OutboxIDs {
+				d := activities.Delivered{OutboxID: id, Status: activities.StatusSent, MessageID: fmt.Sprintf("msg-%d", id)}
+				if h.refuse[id] != "" {
+					d = activities.Delivered{OutboxID: id, Status: activities.StatusFailed, Detail: h.refuse[id]}
+				}
+				res.Delivered = append(res.Delivered, d)
+			}
+			return res, nil
 		}).Maybe()
 	env.OnActivity(a.SettleInvoice, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SettleInput) (activities.SettleResult, error) {

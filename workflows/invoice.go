@@ -616,12 +616,57 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 	if err != nil {
 		return err
 	}
+	first := len(c.st.Notices)
 	channels := make([]string, 0, len(res.Messages))
+	ids := make([]int64, 0, len(res.Messages))
 	for _, m := range res.Messages {
-		c.st.Notices = append(c.st.Notices, Notice{Kind: kind, Channel: m.Channel, OutboxID: m.OutboxID, At: m.At})
+		c.st.Notices = append(c.st.Notices, Notice{Kind: kind, Channel: m.Channel, OutboxID: m.OutboxID, At: m.At, Status: activities.StatusPending})
 		channels = append(channels, m.Channel)
+		ids = append(ids, m.OutboxID)
 	}
 	c.event(ctx, fmt.Sprintf("comunicado %s por %s", kind, strings.Join(channels, ", ")), "")
+	// Cases started before notices were delivered by the worker keep to their history.
+	if workflow.GetVersion(ctx, "deliver-notices", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return c.deliver(ctx, kind, ids, c.st.Notices[first:])
+}
+
+// deliver sends the e-mails of a notice. The provider's temporary failures are
+// retried with backoff for up to a day; a refusal is shown in the state and the
+// history, and the case goes on: a notice that cannot be e-mailed never stops
+// the collection of the debt.
+func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64, notices []Notice) error {
+	opts := workflow.GetActivityOptions(ctx)
+	opts.Summary = "entrega " + kind
+	opts.StartToCloseTimeout = 2 * time.Minute
+	opts.ScheduleToCloseTimeout = 24 * time.Hour
+	opts.RetryPolicy = &temporal.RetryPolicy{
+		InitialInterval:        10 * time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        30 * time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrInvalidInput},
+	}
+	var res activities.DeliverResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.DeliverNotice,
+		activities.DeliverInput{Case: c.ref(), OutboxIDs: ids}).Get(ctx, &res)
+	if err != nil {
+		if temporal.IsCanceledError(err) {
+			return err
+		}
+		c.event(ctx, fmt.Sprintf("entrega de %s no completada: %v", kind, err), "")
+		return nil
+	}
+	for _, d := range res.Delivered {
+		for i := range notices {
+			if notices[i].OutboxID == d.OutboxID {
+				notices[i].Status, notices[i].Detail = d.Status, d.Detail
+			}
+		}
+		if d.Status == activities.StatusFailed {
+			c.event(ctx, fmt.Sprintf("%s de %s rechazado: %s", d.Channel, kind, d.Detail), "")
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -1150,4 +1151,29 @@ func TestInvalidInput_FailsWithoutRetry(t *testing.T) {
 			require.Empty(t, h.calls, "no activity runs for an invalid case")
 		})
 	}
+}
+
+func TestDelivery_RefusedEmailIsShownAndTheCaseGoesOn(t *testing.T) {
+	h := newHarness(t, tuesday)
+	// The outbox numbers messages in order: aviso 1 goes as WhatsApp (#1) and e-mail (#2).
+	h.refuse = map[int64]string{2: "400: the to address is not valid"}
+	var st State
+	h.at(inMadrid(tuesday, 0, 2), func() { st = h.state() })
+	h.at(inMadrid(tuesday, 0, 8), func() {
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TR-1"})
+	})
+	r := h.run(h.input())
+
+	require.Len(t, st.Notices, 2)
+	require.Equal(t, activities.StatusFailed, st.Notices[1].Status)
+	require.Equal(t, "400: the to address is not valid", st.Notices[1].Detail)
+	require.Equal(t, activities.StatusSent, st.Notices[0].Status)
+	require.True(t, slices.ContainsFunc(st.History, func(e Event) bool {
+		return strings.Contains(e.What, "rechazado") && strings.Contains(e.What, "not valid")
+	}), "the refusal is in the history")
+	require.Equal(t, []string{activities.KindAviso1, activities.KindAviso2, activities.KindPaid}, kinds(h.notices()),
+		"a refused e-mail does not stop the sequence")
+	require.Len(t, h.deliveries, 3, "every notice is handed to delivery once")
+	require.Equal(t, []int64{1, 2}, h.deliveries[0].OutboxIDs)
+	require.Equal(t, StagePaid, r.Stage)
 }

@@ -78,6 +78,10 @@ type Notice struct {
 	Channel  string    `json:"channel"`
 	OutboxID int64     `json:"outbox_id"`
 	At       time.Time `json:"at"`
+	// Status is the outbox's: pending (texts and letters for the clerks), sent,
+	// failed (refused for good, see Detail) or not_sent (no e-mail provider).
+	Status string `json:"status,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Hold says why a case is paused and who paused it.

@@ -10,11 +10,15 @@
 //	IMPAGOS_TASK_QUEUE    task queue of the cases (default impagos)
 //	IMPAGOS_POLICY        policy of new cases: default or demo (default: default)
 //	IMPAGOS_HOLIDAYS_FILE regional and local holidays added to the national ones (one YYYY-MM-DD per line)
+//	CUTS_DESK_EMAIL       receives the daily digest of scheduled cuts (default cortes@elega.example)
+//	SENDGRID_API_KEY, SENDGRID_HOST, SENDGRID_EU, MAIL_FROM, MAIL_FROM_NAME, MAIL_REPLY_TO: e-mail
+//	                      delivery (see internal/mail); without a key e-mails stay in the outbox
 //	IMPAGOS_RETAILER_NAME, _TAX_ID, _ADDRESS, _PHONE, _EMAIL, _IBAN: the retailer printed in every notice
 package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,6 +27,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -42,6 +47,8 @@ type Config struct {
 	PolicyName  string
 	Holidays    string
 	Retailer    notice.Retailer
+	// CutsDeskEmail receives the daily digest of scheduled cuts (CUTS_DESK_EMAIL).
+	CutsDeskEmail string
 }
 
 // FromEnv reads the configuration.
@@ -59,11 +66,12 @@ func FromEnv() Config {
 	set(&r.Email, "IMPAGOS_RETAILER_EMAIL")
 	set(&r.IBAN, "IMPAGOS_RETAILER_IBAN")
 	return Config{
-		DatabaseURL: env("DATABASE_URL", DefaultDatabaseURL),
-		TaskQueue:   env("IMPAGOS_TASK_QUEUE", workflows.TaskQueue),
-		PolicyName:  env("IMPAGOS_POLICY", "default"),
-		Holidays:    os.Getenv("IMPAGOS_HOLIDAYS_FILE"),
-		Retailer:    r,
+		DatabaseURL:   env("DATABASE_URL", DefaultDatabaseURL),
+		TaskQueue:     env("IMPAGOS_TASK_QUEUE", workflows.TaskQueue),
+		PolicyName:    env("IMPAGOS_POLICY", "default"),
+		Holidays:      os.Getenv("IMPAGOS_HOLIDAYS_FILE"),
+		Retailer:      r,
+		CutsDeskEmail: env("CUTS_DESK_EMAIL", "cortes@elega.example"),
 	}
 }
 
@@ -119,10 +127,49 @@ func Dial(ctx context.Context) (client.Client, error) {
 	return c, nil
 }
 
-// Register puts the workflow and the activities on a worker.
+// Register puts the workflows and the activities on a worker.
 func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.ReturnedInvoice, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	w.RegisterWorkflowWithOptions(workflows.CutsDigest, workflow.RegisterOptions{Name: workflows.DigestWorkflowType})
 	w.RegisterActivity(acts)
+}
+
+// EnsureDigestSchedule creates, or brings up to date, the Temporal Schedule
+// that e-mails the cuts desk at 08:00 Europe/Madrid on weekdays (the workflow
+// skips holidays). Every worker calls it at start; it is idempotent.
+func EnsureDigestSchedule(ctx context.Context, c client.Client, taskQueue string, holidays []string) error {
+	spec := client.ScheduleSpec{
+		Calendars: []client.ScheduleCalendarSpec{{
+			Hour:      []client.ScheduleRange{{Start: 8}},
+			DayOfWeek: []client.ScheduleRange{{Start: 1, End: 5}},
+		}},
+		TimeZoneName: "Europe/Madrid",
+	}
+	action := &client.ScheduleWorkflowAction{
+		ID:        workflows.DigestScheduleID,
+		Workflow:  workflows.DigestWorkflowType,
+		TaskQueue: taskQueue,
+		Args:      []any{workflows.DigestInput{Holidays: holidays}},
+	}
+	sc := c.ScheduleClient()
+	_, err := sc.Create(ctx, client.ScheduleOptions{ID: workflows.DigestScheduleID, Spec: spec, Action: action})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %s: %w", workflows.DigestScheduleID, err)
+	}
+	err = sc.GetHandle(ctx, workflows.DigestScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			in.Description.Schedule.Spec = &spec
+			in.Description.Schedule.Action = action
+			return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("update schedule %s: %w", workflows.DigestScheduleID, err)
+	}
+	return nil
 }
 
 // RunWorker runs a worker on the task queue until ctx is done.

@@ -137,6 +137,15 @@ func (s *Store) PutOutbox(ctx context.Context, c activities.CaseRef, msgs []acti
 			case err != nil:
 				return err
 			default:
+				for _, a := range m.Attachments {
+					sum := sha256.Sum256(a.Content)
+					if _, err := tx.Exec(ctx, `
+						INSERT INTO outbox_attachments (outbox_id, filename, content_type, content, sha256)
+						VALUES ($1, $2, $3, $4, $5)`,
+						id, a.Filename, a.ContentType, a.Content, hex.EncodeToString(sum[:])); err != nil {
+						return err
+					}
+				}
 				if err := audit(ctx, tx, c, actorSystem, "notice", m.At, map[string]any{
 					"outbox_id": id,
 					"kind":      m.Kind,
