@@ -138,6 +138,7 @@ func Register(w worker.Registry, acts *activities.Activities) {
 // that e-mails the cuts desk at 08:00 Europe/Madrid on weekdays (the workflow
 // skips holidays). Every worker calls it at start; it is idempotent.
 func EnsureDigestSchedule(ctx context.Context, c client.Client, taskQueue string, holidays []string) error {
+	id := DigestScheduleID(taskQueue)
 	spec := client.ScheduleSpec{
 		Calendars: []client.ScheduleCalendarSpec{{
 			Hour:      []client.ScheduleRange{{Start: 8}},
@@ -146,20 +147,20 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client, taskQueue string
 		TimeZoneName: "Europe/Madrid",
 	}
 	action := &client.ScheduleWorkflowAction{
-		ID:        workflows.DigestScheduleID,
+		ID:        id,
 		Workflow:  workflows.DigestWorkflowType,
 		TaskQueue: taskQueue,
 		Args:      []any{workflows.DigestInput{Holidays: holidays}},
 	}
 	sc := c.ScheduleClient()
-	_, err := sc.Create(ctx, client.ScheduleOptions{ID: workflows.DigestScheduleID, Spec: spec, Action: action})
+	_, err := sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: spec, Action: action})
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("create schedule %s: %w", workflows.DigestScheduleID, err)
+		return fmt.Errorf("create schedule %s: %w", id, err)
 	}
-	err = sc.GetHandle(ctx, workflows.DigestScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+	err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			in.Description.Schedule.Spec = &spec
 			in.Description.Schedule.Action = action
@@ -167,9 +168,18 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client, taskQueue string
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("update schedule %s: %w", workflows.DigestScheduleID, err)
+		return fmt.Errorf("update schedule %s: %w", id, err)
 	}
 	return nil
+}
+
+// DigestScheduleID is the schedule of a task queue's digest: one per
+// deployment, so a second deployment on its own queue keeps its own.
+func DigestScheduleID(taskQueue string) string {
+	if taskQueue == workflows.TaskQueue {
+		return workflows.DigestScheduleID
+	}
+	return workflows.DigestScheduleID + "-" + taskQueue
 }
 
 // RunWorker runs a worker on the task queue until ctx is done.

@@ -380,3 +380,43 @@ func token(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+func TestDigestScheduleIsCreatedOnceAndKeptUpToDate(t *testing.T) {
+	s := newStack(t)
+	id := engine.DigestScheduleID(s.queue)
+	h := s.c.ScheduleClient().GetHandle(s.ctx, id)
+	t.Cleanup(func() { _ = h.Delete(context.Background()) })
+	for _, holidays := range [][]string{nil, {"2026-12-10"}} {
+		if err := engine.EnsureDigestSchedule(s.ctx, s.c, s.queue, holidays); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := h.Describe(s.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := d.Schedule.Spec
+	if spec.TimeZoneName != "Europe/Madrid" || len(spec.Calendars) != 1 || spec.Calendars[0].Hour[0].Start != 8 {
+		t.Fatalf("schedule spec %+v", spec)
+	}
+	if days := spec.Calendars[0].DayOfWeek; len(days) != 1 || days[0].Start != 1 || days[0].End != 5 {
+		t.Fatalf("schedule runs on %+v, want Monday to Friday", days)
+	}
+	action, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+	if !ok || action.TaskQueue != s.queue {
+		t.Fatalf("schedule action %+v", d.Schedule.Action)
+	}
+	next := d.Info.NextActionTimes
+	if len(next) == 0 || next[0].In(madrid(t)).Hour() != 8 || next[0].In(madrid(t)).Weekday() == time.Saturday {
+		t.Fatalf("next digests %v", next)
+	}
+}
+
+func madrid(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Madrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}

@@ -2,18 +2,13 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/elega/impagos/activities"
@@ -28,42 +23,14 @@ func newStore(t *testing.T) *Store {
 	if dsn == "" {
 		t.Skip("DATABASE_URL not set")
 	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
-	require.NoError(t, err)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "store_test_" + hex.EncodeToString(b)
-	_, err = admin.Exec(ctx, "CREATE SCHEMA "+schema)
+	s, done, err := OpenIsolated(context.Background(), dsn, "store_test")
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		_, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		if err := done(); err != nil {
+			t.Errorf("drop test schema: %v", err)
 		}
-		_ = admin.Close(ctx)
 	})
-
-	s, err := Open(ctx, withSearchPath(t, dsn, schema))
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	require.NoError(t, s.Migrate(ctx))
 	return s
-}
-
-// withSearchPath adds search_path to a connection string in either URL or
-// keyword/value form.
-func withSearchPath(t *testing.T, dsn, schema string) string {
-	t.Helper()
-	if !strings.Contains(dsn, "://") {
-		return dsn + " search_path=" + schema
-	}
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func ref(invoice, cups string) activities.CaseRef {
@@ -476,4 +443,32 @@ func TestInvoiceNotFound(t *testing.T) {
 	s := newStore(t)
 	_, err := s.Invoice(context.Background(), "F-missing")
 	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestCallListHasCustomersWithMoreThanOneOpenInvoice(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	for _, k := range []activities.Contract{
+		{Cups: "ES0021000000000001JN", Customer: "Ana García", TaxID: "12345678Z", Segment: "domestico", Phone: "+34600111222"},
+		{Cups: "ES0021000000000002XX", Customer: "Ana García", TaxID: "12345678Z", Segment: "domestico", Phone: "+34600111222"},
+		{Cups: "ES0021000000000003XX", Customer: "Bar Pepe", TaxID: "B00000000", Segment: "empresa"},
+	} {
+		require.NoError(t, s.UpsertContract(ctx, k))
+	}
+	ana1, ana2 := ref("F-1", "ES0021000000000001JN"), ref("F-2", "ES0021000000000002XX")
+	ana3, pepe := ref("F-3", "ES0021000000000002XX"), ref("F-4", "ES0021000000000003XX")
+	for _, c := range []activities.CaseRef{ana1, ana2, ana3, pepe} {
+		open(t, s, c)
+	}
+	// A paid invoice leaves the list's totals.
+	_, err := s.Settle(ctx, activities.SettleInput{Case: ana3, PaidAt: day(2025, 6, 20, 12)})
+	require.NoError(t, err)
+
+	list, err := s.CallList(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1, "Bar Pepe owes one invoice: no call")
+	require.Equal(t, "+34600111222", list[0].Phone)
+	require.Equal(t, []string{"F-1", "F-2"}, list[0].Invoices)
+	require.Equal(t, ana1.AmountDueCents+ana2.AmountDueCents, list[0].TotalCents)
 }
