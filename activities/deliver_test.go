@@ -175,7 +175,7 @@ func TestDeliverNoticeWithoutKeyKeepsEmailsAndSaysWhy(t *testing.T) {
 		Stage: "notice_1", AmountDueCents: 5000}
 	res, err := call[activities.NoticeResult](t, acts.SendNotice, activities.NoticeInput{Case: c, Step: "aviso_1", Kind: activities.KindAviso1,
 		Contract: activities.Contract{Found: true, Segment: activities.SegmentDomestic, Email: "ana@example.com", Phone: "600111222"},
-		At: time.Now()})
+		At:       time.Now()})
 	require.NoError(t, err)
 	var ids []int64
 	for _, m := range res.Messages {
