@@ -32,6 +32,16 @@ Cuts desk:
   hold INVOICE --reason R [--by NAME]
   release INVOICE [--by NAME]
 
+Imports (xlsx, or ';'-separated csv; --dry-run validates only, --json prints JSON):
+  import FILE [--sheet NAME] [--dry-run] [--json] [--policy P]   TRADE export of returned invoices
+  contracts FILE [--sheet NAME] [--dry-run] [--json]             TRADE contracts
+  payments FILE [--sheet NAME] [--dry-run] [--json]              PAGO FACTURAS CLIENTES
+
+Communications:
+  outbox [--channel email|whatsapp|sms|certified|letter] [--status S] [--invoice N] [--body]
+  letter INVOICE [--out FILE]    the business cut letter PDF sent to the customer
+  calllist [--xlsx FILE]         customers with more than one open returned invoice
+
 Tools:
   cutday YYYY-MM-DD [--holidays FILE]   first allowed cut day on or after the date
   migrate                               apply the database migrations
@@ -51,6 +61,12 @@ var commands = map[string]command{
 	"release":         cmdRelease,
 	"cutday":          cmdCutday,
 	"migrate":         cmdMigrate,
+	"import":          cmdImport,
+	"contracts":       cmdContracts,
+	"payments":        cmdPayments,
+	"outbox":          cmdOutbox,
+	"letter":          cmdLetter,
+	"calllist":        cmdCallList,
 }
 
 func main() {
