@@ -420,3 +420,6 @@ func madrid(t *testing.T) *time.Location {
 	}
 	return loc
 }
+
+// sleep lets the cases move on a little.
+func (s *stack) sleep() { time.Sleep(100 * time.Millisecond) }
