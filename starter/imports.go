@@ -70,50 +70,68 @@ func (f importFlags) options(out io.Writer) sheets.Options {
 	return opts
 }
 
-func cmdImport(ctx context.Context, args []string, out io.Writer) error {
-	f := newImportFlags("import")
+// importRun is one kind of import: how to run it and how to tell the clerk
+// what it did.
+type importRun[R any] struct {
+	name   string
+	run    func(context.Context, imports.Target, string, sheets.Options, bool) (R, error)
+	report func(R) sheets.Report
+	json   func(R) any
+	// done prints what was stored and sent; an error makes the command fail
+	// after everything was said.
+	done func(io.Writer, R) error
+}
+
+func runImport[R any](ctx context.Context, args []string, out io.Writer, r importRun[R]) error {
+	f := newImportFlags(r.name)
 	path, err := importFile(f, args)
 	if err != nil {
 		return err
 	}
-	t, done, err := f.target(ctx)
+	t, closeTarget, err := f.target(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
-	res, err := imports.Returns(ctx, t, path, f.options(out), *f.dryRun)
+	defer closeTarget()
+	res, err := r.run(ctx, t, path, f.options(out), *f.dryRun)
 	if isTerminal(out) && !*f.asJSON {
 		fmt.Fprint(os.Stderr, "\r")
 	}
-	if err != nil && res.RowsRead == 0 {
+	rep := r.report(res)
+	if err != nil && rep.RowsRead == 0 {
 		return err
 	}
 	if *f.asJSON {
-		if jerr := writeJSON(out, returnsJSON(res)); jerr != nil {
+		if jerr := writeJSON(out, r.json(res)); jerr != nil {
 			return jerr
 		}
 		return err
 	}
 	fmt.Fprintf(out, "%s: %d rows read, %d accepted, %d rejected, %d skipped\n",
-		path, res.RowsRead, len(res.Accepted), len(res.Rejected), res.Skipped)
-	printReport(out, res.Report)
-	switch {
-	case *f.dryRun:
-		fmt.Fprintln(out, "dry run: nothing stored, no case started")
-	default:
-		fmt.Fprintf(out, "%d new returns stored; cases: %d started, %d already open, %d already handled\n",
-			res.New, res.Started, res.AlreadyOpen, res.AlreadyHandled)
-		for _, fl := range res.Failed {
-			fmt.Fprintf(out, "  not started: invoice %s: %s\n", fl.Invoice, fl.Error)
-		}
-	}
-	if err != nil {
+		path, rep.RowsRead, rep.Accepted, len(rep.Rejected), rep.Skipped)
+	printReport(out, rep)
+	if *f.dryRun {
+		fmt.Fprintln(out, "dry run: nothing stored, nothing started or sent")
 		return err
 	}
-	if len(res.Failed) > 0 {
-		return fmt.Errorf("%d case(s) could not be started; run the import again to retry them", len(res.Failed))
+	if derr := r.done(out, res); err == nil {
+		err = derr
 	}
-	return nil
+	return err
+}
+
+func cmdImport(ctx context.Context, args []string, out io.Writer) error {
+	return runImport(ctx, args, out, importRun[imports.ReturnsResult]{
+		name:   "import",
+		run:    imports.Returns,
+		report: func(r imports.ReturnsResult) sheets.Report { return r.Report },
+		json:   returnsJSON,
+		done: func(out io.Writer, res imports.ReturnsResult) error {
+			fmt.Fprintf(out, "%d new returns stored; cases: %d started, %d already open, %d already handled\n",
+				res.New, res.Started, res.AlreadyOpen, res.AlreadyHandled)
+			return failures(out, "not started", res.Failed)
+		},
+	})
 }
 
 // returnsJSON is the import's JSON: the accepted and rejected rows as the
@@ -148,74 +166,48 @@ func returnsJSON(res imports.ReturnsResult) any {
 }
 
 func cmdContracts(ctx context.Context, args []string, out io.Writer) error {
-	f := newImportFlags("contracts")
-	path, err := importFile(f, args)
-	if err != nil {
-		return err
-	}
-	t, done, err := f.target(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	res, err := imports.Contracts(ctx, t, path, f.options(out), *f.dryRun)
-	if err != nil && res.RowsRead == 0 {
-		return err
-	}
-	if *f.asJSON {
-		if jerr := writeJSON(out, res); jerr != nil {
-			return jerr
-		}
-		return err
-	}
-	fmt.Fprintf(out, "%s: %d rows read, %d accepted, %d rejected, %d skipped\n",
-		path, res.RowsRead, res.Accepted, len(res.Rejected), res.Skipped)
-	printReport(out, res.Report)
-	if !*f.dryRun {
-		fmt.Fprintf(out, "%d contracts stored; %d case(s) waiting for contact data told to look again\n", res.Stored, len(res.Released))
-	}
-	return err
+	return runImport(ctx, args, out, importRun[imports.ContractsResult]{
+		name:   "contracts",
+		run:    imports.Contracts,
+		report: func(r imports.ContractsResult) sheets.Report { return r.Report },
+		json:   func(r imports.ContractsResult) any { return r },
+		done: func(out io.Writer, res imports.ContractsResult) error {
+			fmt.Fprintf(out, "%d contracts stored; %d case(s) waiting for contact data told to look again\n",
+				res.Stored, len(res.Released))
+			return failures(out, "not told", res.Failed)
+		},
+	})
 }
 
 func cmdPayments(ctx context.Context, args []string, out io.Writer) error {
-	f := newImportFlags("payments")
-	path, err := importFile(f, args)
-	if err != nil {
-		return err
+	return runImport(ctx, args, out, importRun[imports.PaymentsResult]{
+		name:   "payments",
+		run:    imports.Payments,
+		report: func(r imports.PaymentsResult) sheets.Report { return r.Report },
+		json:   func(r imports.PaymentsResult) any { return r },
+		done: func(out io.Writer, res imports.PaymentsResult) error {
+			fmt.Fprintf(out, "%d payments recorded (%d were already in the ledger); %d sent to open cases\n",
+				res.Recorded, res.AlreadyRecorded, res.Signalled)
+			for _, n := range res.Unknown {
+				fmt.Fprintf(out, "  row %d: invoice %s, %s: %s\n", n.Row, n.Invoice, money.Format(n.AmountCents), n.Note)
+			}
+			for _, n := range res.Overpaid {
+				fmt.Fprintf(out, "  row %d: invoice %s overpaid by %s\n", n.Row, n.Invoice, money.Format(n.AmountCents))
+			}
+			return failures(out, "not sent", res.Failed)
+		},
+	})
+}
+
+// failures lists the cases a signal did not reach; any makes the command fail.
+func failures(out io.Writer, what string, failed []imports.Failure) error {
+	for _, fl := range failed {
+		fmt.Fprintf(out, "  %s: invoice %s: %s\n", what, fl.Invoice, fl.Error)
 	}
-	t, done, err := f.target(ctx)
-	if err != nil {
-		return err
+	if len(failed) > 0 {
+		return fmt.Errorf("%d case(s) %s; run the import again to retry them", len(failed), what)
 	}
-	defer done()
-	res, err := imports.Payments(ctx, t, path, f.options(out), *f.dryRun)
-	if err != nil && res.RowsRead == 0 {
-		return err
-	}
-	if *f.asJSON {
-		if jerr := writeJSON(out, res); jerr != nil {
-			return jerr
-		}
-		return err
-	}
-	fmt.Fprintf(out, "%s: %d rows read, %d accepted, %d rejected, %d skipped\n",
-		path, res.RowsRead, res.Accepted, len(res.Rejected), res.Skipped)
-	printReport(out, res.Report)
-	if *f.dryRun {
-		return err
-	}
-	fmt.Fprintf(out, "%d payments recorded (%d were already in the ledger); %d sent to open cases\n",
-		res.Recorded, res.AlreadyRecorded, res.Signalled)
-	for _, n := range res.Unknown {
-		fmt.Fprintf(out, "  row %d: invoice %s, %s: %s\n", n.Row, n.Invoice, money.Format(n.AmountCents), n.Note)
-	}
-	for _, n := range res.Overpaid {
-		fmt.Fprintf(out, "  row %d: invoice %s overpaid by %s\n", n.Row, n.Invoice, money.Format(n.AmountCents))
-	}
-	for _, fl := range res.Failed {
-		fmt.Fprintf(out, "  not sent: invoice %s: %s\n", fl.Invoice, fl.Error)
-	}
-	return err
+	return nil
 }
 
 func importFile(f importFlags, args []string) (string, error) {
