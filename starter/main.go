@@ -41,6 +41,8 @@ Communications:
   outbox [--channel email|whatsapp|sms|certified|letter] [--status S] [--invoice N] [--body]
   letter INVOICE [--out FILE]    the business cut letter PDF sent to the customer
   calllist [--xlsx FILE]         customers with more than one open returned invoice
+  report --out FILE.xlsx [--as-of YYYY-MM-DD] [--accept REASON]   the clerks' workbook; checks the total
+  summary [--as-of YYYY-MM-DD] [--json]   totals by stage and the check of the total, no workbook
 
 Tools:
   cutday YYYY-MM-DD [--holidays FILE]   first allowed cut day on or after the date
@@ -67,6 +69,8 @@ var commands = map[string]command{
 	"outbox":          cmdOutbox,
 	"letter":          cmdLetter,
 	"calllist":        cmdCallList,
+	"report":          cmdReport,
+	"summary":         cmdSummary,
 }
 
 func main() {

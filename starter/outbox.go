@@ -180,7 +180,7 @@ func writeCallList(path string, list []store.CallEntry) error {
 		return err
 	}
 	for i, e := range list {
-		row := []any{textCell(e.Customer), e.TaxID, e.Phone, e.Email, strings.Join(e.Invoices, ", "), len(e.Invoices),
+		row := []any{e.Customer, e.TaxID, e.Phone, e.Email, strings.Join(e.Invoices, ", "), len(e.Invoices),
 			float64(e.TotalCents) / 100}
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
 		if err := f.SetSheetRow(sheet, cell, &row); err != nil {
@@ -191,18 +191,11 @@ func writeCallList(path string, list []store.CallEntry) error {
 			return err
 		}
 	}
+	// Strings go in as text cells: a name such as "=SUM(A1)" is never a formula.
 	if err := f.SetPanes(sheet, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
 	return f.SaveAs(path)
-}
-
-// textCell keeps a value a spreadsheet would take for a formula as plain text.
-func textCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 func strPtr(s string) *string { return &s }

@@ -7,11 +7,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/codec"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/mail"
 	"github.com/elega/impagos/internal/store"
@@ -52,10 +56,47 @@ func run(ctx context.Context) error {
 	if !mailer.Enabled() {
 		slog.Warn("SENDGRID_API_KEY not set: e-mails stay in the outbox, marked not_sent")
 	}
+	g, ctx := errgroup.WithContext(ctx)
+	if err := startCodecServer(ctx, g); err != nil {
+		return err
+	}
 	slog.Info("worker started", "task_queue", cfg.TaskQueue)
-	err = engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
-		Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail,
+	g.Go(func() error {
+		return engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
+			Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail,
+		})
 	})
+	err = g.Wait()
 	slog.Info("worker stopped")
 	return err
+}
+
+// startCodecServer serves the Web UI's codec server on IMPAGOS_CODEC_ADDR for
+// as long as the worker runs; it needs the payload key.
+func startCodecServer(ctx context.Context, g *errgroup.Group) error {
+	pc, encrypted, err := codec.FromEnv()
+	if err != nil {
+		return err
+	}
+	if encrypted {
+		slog.Info("payloads encrypted", "key_id", pc.(*codec.Codec).KeyID())
+	}
+	addr := os.Getenv(codec.EnvAddr)
+	if addr == "" {
+		return nil
+	}
+	if !encrypted {
+		return fmt.Errorf("%s is set but no %s: there is nothing for the codec server to decode", codec.EnvAddr, codec.EnvKey)
+	}
+	opts, err := codec.HandlerOptionsFromEnv()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("codec server: %w", err)
+	}
+	slog.Info("codec server started", "addr", ln.Addr().String(), "cors_origins", opts.AllowedOrigins, "auth", opts.AuthToken != "")
+	g.Go(func() error { return codec.Serve(ctx, ln, codec.Handler(pc, opts)) })
+	return nil
 }

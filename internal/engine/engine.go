@@ -14,6 +14,13 @@
 //	SENDGRID_API_KEY, SENDGRID_HOST, SENDGRID_EU, MAIL_FROM, MAIL_FROM_NAME, MAIL_REPLY_TO: e-mail
 //	                      delivery (see internal/mail); without a key e-mails stay in the outbox
 //	IMPAGOS_RETAILER_NAME, _TAX_ID, _ADDRESS, _PHONE, _EMAIL, _IBAN: the retailer printed in every notice
+//	IMPAGOS_PAYLOAD_KEY   (or IMPAGOS_PAYLOAD_KEY_FILE) encrypts what cases send to Temporal;
+//	                      with IMPAGOS_PAYLOAD_PREVIOUS_KEYS, IMPAGOS_CODEC_ADDR (the worker serves the
+//	                      Web UI's codec server there), IMPAGOS_CODEC_CORS_ORIGIN, IMPAGOS_CODEC_AUTH_TOKEN
+//	                      (see internal/codec)
+//
+// Secrets (database password, API keys, the payload key) come only from the
+// environment or from files it names, and are never logged.
 package engine
 
 import (
@@ -33,6 +40,7 @@ import (
 
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/codec"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/workflows"
 )
@@ -114,12 +122,26 @@ func (c Config) Policy(name string) (workflows.Policy, error) {
 }
 
 // Dial connects to Temporal as configured by the standard TEMPORAL_* variables.
+// With IMPAGOS_PAYLOAD_KEY set, every payload and failure message the client
+// (and a worker built on it) writes is encrypted, and read back transparently.
 func Dial(ctx context.Context) (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("temporal configuration: %w", err)
 	}
 	opts.Logger = tlog.NewStructuredLogger(slog.Default())
+	pc, encrypted, err := codec.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if !encrypted {
+		// Clear payloads as before; an encrypted case waits for a worker with the key.
+		pc = codec.Keyless()
+	}
+	opts.DataConverter = codec.DataConverter(pc)
+	if encrypted {
+		opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s: %w", orDefault(opts.HostPort, client.DefaultHostPort), err)

@@ -44,7 +44,7 @@ func newStack(t *testing.T) *stack {
 	if os.Getenv("IMPAGOS_INTEGRATION") == "" {
 		t.Skip("integration test: run through make test (needs IMPAGOS_INTEGRATION=1, Temporal and Postgres)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 	cfg := engine.FromEnv()
 	db, err := store.Open(ctx, cfg.DatabaseURL)
@@ -111,7 +111,7 @@ func (s *stack) newCase(segment, supply string, amount int64) string {
 // waitStage polls the state query until the case reaches the stage.
 func (s *stack) waitStage(invoice string, stage workflows.Stage) workflows.State {
 	s.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	var st workflows.State
 	for time.Now().Before(deadline) {
 		var err error

@@ -135,7 +135,8 @@ func (s *Store) ImportPayments(ctx context.Context, file string, rows []sheets.P
 }
 
 // ImportContracts upserts contracts in one transaction and returns the open
-// invoices waiting for contact data on those supply points.
+// invoices of those supply points that wait, or may be about to wait, for
+// contact data.
 func (s *Store) ImportContracts(ctx context.Context, rows []sheets.Contract) ([]string, error) {
 	var waiting []string
 	err := s.inTx(ctx, "import contracts", func(tx pgx.Tx) error {
@@ -149,9 +150,12 @@ func (s *Store) ImportContracts(ctx context.Context, rows []sheets.Contract) ([]
 			}
 			cupsList = append(cupsList, c.Cups)
 		}
+		// A case still checking may have looked for its contract already and be
+		// on its way to needs_contact: it is told too (the signal is harmless
+		// to a case that does not wait for it).
 		r, err := tx.Query(ctx, `
 			SELECT invoice FROM invoices
-			WHERE status = 'open' AND stage = 'needs_contact' AND cups = ANY($1)
+			WHERE status = 'open' AND stage IN ('checking', 'needs_contact') AND cups = ANY($1)
 			ORDER BY invoice`, cupsList)
 		if err != nil {
 			return err
