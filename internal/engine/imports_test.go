@@ -171,8 +171,8 @@ func TestContractsImportReleasesACaseWaitingForContactData(t *testing.T) {
 	if !slices.Contains(res.Released, invoice) {
 		t.Fatalf("contracts import released %v, want %s", res.Released, invoice)
 	}
-	st := s.waitStage(invoice, workflows.StageNotice1)
-	if st.Phone != "+34600111222" || len(st.Notices) == 0 || st.Notices[0].Kind != "aviso_1" {
+	st := s.waitState(invoice, "aviso 1 sent", func(st workflows.State) bool { return len(st.Notices) > 0 })
+	if st.Phone != "+34600111222" || st.Notices[0].Kind != "aviso_1" {
 		t.Fatalf("released case: %+v", st)
 	}
 }

@@ -111,17 +111,23 @@ func (s *stack) newCase(segment, supply string, amount int64) string {
 // waitStage polls the state query until the case reaches the stage.
 func (s *stack) waitStage(invoice string, stage workflows.Stage) workflows.State {
 	s.t.Helper()
+	return s.waitState(invoice, "stage "+string(stage), func(st workflows.State) bool { return st.Stage == stage })
+}
+
+// waitState polls the state query until ok holds.
+func (s *stack) waitState(invoice, what string, ok func(workflows.State) bool) workflows.State {
+	s.t.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
 	var st workflows.State
 	for time.Now().Before(deadline) {
 		var err error
 		st, err = cases.State(s.ctx, s.c, invoice)
-		if err == nil && st.Stage == stage {
+		if err == nil && ok(st) {
 			return st
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("invoice %s: stage %s never reached; last state %s, history %+v", invoice, stage, st.Stage, st.History)
+	s.t.Fatalf("invoice %s: %s never reached; last state %s, history %+v", invoice, what, st.Stage, st.History)
 	return st
 }
 
