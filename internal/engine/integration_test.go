@@ -259,8 +259,12 @@ func TestTwoInvoicesOnOneSupplyPointAreCutOnceAndReconnectedWhenBothPaid(t *test
 	supply := newCups(t)
 	first := s.newCase(activities.SegmentBusiness, supply, 1000)
 	second := s.newCase(activities.SegmentBusiness, supply, 2000)
+	// Both under review before either is approved: each asks the distributor,
+	// and the second finds the supply point already cut.
 	for _, inv := range []string{first, second} {
 		s.waitStage(inv, workflows.StageCutReview)
+	}
+	for _, inv := range []string{first, second} {
 		s.signal(inv, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
 		s.waitStage(inv, workflows.StageCut)
 	}
