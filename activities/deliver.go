@@ -21,6 +21,10 @@ const (
 	StatusSent    = "sent"     // accepted by the e-mail provider
 	StatusFailed  = "failed"   // refused for good (e.g. an invalid address)
 	StatusNotSent = "not_sent" // no e-mail provider configured
+	// StatusSending marks an e-mail handed to the provider whose outcome was
+	// never recorded (the attempt was cut short): it is not sent again, since
+	// the customer may have it; a clerk checks it.
+	StatusSending = "sending"
 )
 
 // Mailer sends e-mail; internal/mail does it with SendGrid.
@@ -100,6 +104,9 @@ func (a *Activities) DeliverNotice(ctx context.Context, in DeliverInput) (Delive
 		})
 		if err != nil {
 			return res, err
+		}
+		if item.Status == StatusSending && item.Detail == "" {
+			item.Detail = "the attempt that sent it was cut short: not sent again, check with the provider"
 		}
 		if sendErr != nil && item.Status == StatusPending {
 			retry = append(retry, fmt.Sprintf("outbox #%d: %v", id, sendErr))

@@ -191,3 +191,27 @@ func TestDeliverNoticeWithoutKeyKeepsEmailsAndSaysWhy(t *testing.T) {
 	require.Contains(t, byChannel[activities.ChannelEmail].Detail, "SENDGRID_API_KEY")
 	require.Equal(t, activities.StatusPending, byChannel[activities.ChannelWhatsApp].Status, "WhatsApp texts are for the clerks")
 }
+
+func TestDeliverNoticeNeverResendsAnEmailWhoseAttemptWasCutShort(t *testing.T) {
+	ctx := context.Background()
+	db := newDeliveryStore(t)
+	stub := &sendgridStub{}
+	srv := httptest.NewServer(stub)
+	defer srv.Close()
+	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer,
+		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	c := activities.CaseRef{WorkflowID: "impago-F-4", RunID: "run-1", Invoice: "F-4", Cups: "ES0021000000000001JN",
+		Stage: "notice_1", AmountDueCents: 5000}
+	res, err := call[activities.NoticeResult](t, acts.SendNotice, activities.NoticeInput{Case: c, Step: "aviso_1", Kind: activities.KindAviso1,
+		Contract: activities.Contract{Found: true, Segment: activities.SegmentDomestic, Email: "ana@example.com"}, At: time.Now()})
+	require.NoError(t, err)
+	id := res.Messages[0].OutboxID
+	// A worker that claimed the e-mail and died before recording the outcome.
+	_, err = db.Pool().Exec(ctx, `UPDATE outbox SET status = 'sending', attempts = 1 WHERE id = $1`, id)
+	require.NoError(t, err)
+	dr, err := call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{id}})
+	require.NoError(t, err)
+	require.Equal(t, activities.StatusSending, dr.Delivered[0].Status)
+	require.Contains(t, dr.Delivered[0].Detail, "not sent again")
+	require.Zero(t, stub.requests, "the customer may already have it: no second send")
+}

@@ -12,13 +12,19 @@ import (
 	"github.com/elega/impagos/activities"
 )
 
-// Deliver locks a pending outbox row, hands it with its attachments to send,
-// and records the outcome in the same transaction: a row marked sent is never
-// handed out again, whatever the retries. A row that is no longer pending is
-// returned as it is. An outcome without a status counts the attempt and keeps
-// the row pending.
+// Deliver hands a pending outbox row, with its attachments, to send and
+// records the outcome. An e-mail is claimed first: marked 'sending' in a
+// transaction of its own before the provider is called, so that no retry, after
+// a crash or a lost database, ever sends it again. The outcome is written in a
+// second transaction, retried for a while if the database is away, since the
+// provider may already have the message. A failure the provider reported
+// (an outcome without a status) puts the row back to pending for the next
+// attempt. A row that is not pending is returned as it is: 'sending' then means
+// an earlier attempt was cut short and nobody knows whether the e-mail left.
+// Texts and letters for the clerks are never claimed.
 func (s *Store) Deliver(ctx context.Context, id int64, send func(activities.OutboxItem) activities.Delivery) (activities.OutboxItem, error) {
 	var it activities.OutboxItem
+	var claimed bool
 	err := s.inTx(ctx, fmt.Sprintf("deliver outbox #%d", id), func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			SELECT id, idempotency_key, invoice, kind, channel, recipient, subject, body, status, status_detail, message_id
@@ -28,28 +34,69 @@ func (s *Store) Deliver(ctx context.Context, id int64, send func(activities.Outb
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("outbox #%d: %w", id, ErrNotFound)
 		}
-		if err != nil {
+		if err != nil || it.Status != activities.StatusPending {
 			return err
-		}
-		if it.Status != activities.StatusPending {
-			return nil
 		}
 		if it.Attachments, err = attachments(ctx, tx, id); err != nil {
 			return err
 		}
-		d := send(it)
-		if d.Status == "" || d.Status == activities.StatusPending {
-			_, err := tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, status_detail = $2 WHERE id = $1`, id, d.Detail)
+		if it.Channel != activities.ChannelEmail && it.Channel != activities.ChannelCertified {
+			return nil
+		}
+		claimed = true
+		_, err = tx.Exec(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = $1`, id)
+		return err
+	})
+	if err != nil || it.Status != activities.StatusPending {
+		return it, err
+	}
+	d := send(it)
+	if !claimed {
+		if d.Detail != it.Detail {
+			_, err = s.pool.Exec(ctx, `UPDATE outbox SET status_detail = $2 WHERE id = $1`, id, d.Detail)
 			it.Detail = d.Detail
+		}
+		return it, err
+	}
+	// The provider may hold the message now: the outcome must reach the
+	// ledger, so a database that is briefly away is waited for.
+	for wait := time.Second; ; wait *= 2 {
+		err = s.recordDelivery(ctx, id, d)
+		if err == nil || ctx.Err() != nil || wait > 30*time.Second {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+	if err != nil {
+		it.Status = "sending"
+		return it, err
+	}
+	if d.Status == "" || d.Status == activities.StatusPending {
+		it.Status, it.Detail = activities.StatusPending, d.Detail
+		return it, nil
+	}
+	it.Status, it.MessageID, it.Detail = d.Status, d.MessageID, d.Detail
+	return it, nil
+}
+
+// recordDelivery writes the outcome of a claimed e-mail.
+func (s *Store) recordDelivery(ctx context.Context, id int64, d activities.Delivery) error {
+	return s.inTx(ctx, fmt.Sprintf("record delivery of outbox #%d", id), func(tx pgx.Tx) error {
+		if d.Status == "" || d.Status == activities.StatusPending {
+			_, err := tx.Exec(ctx, `UPDATE outbox SET status = 'pending', status_detail = $2 WHERE id = $1 AND status = 'sending'`,
+				id, d.Detail)
 			return err
 		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE outbox SET status = $2, message_id = $3, status_detail = $4, attempts = attempts + 1,
+		tag, err := tx.Exec(ctx, `
+			UPDATE outbox SET status = $2, message_id = $3, status_detail = $4,
 				sent_at = CASE WHEN $2 = 'sent' THEN now() END
-			WHERE id = $1`, id, d.Status, d.MessageID, d.Detail); err != nil {
+			WHERE id = $1 AND status = 'sending'`, id, d.Status, d.MessageID, d.Detail)
+		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		it.Status, it.MessageID, it.Detail = d.Status, d.MessageID, d.Detail
 		if ev := d.Evidence; ev != nil {
 			hashes, err := json.Marshal(ev.AttachmentsSHA256)
 			if err != nil {
@@ -68,7 +115,6 @@ func (s *Store) Deliver(ctx context.Context, id int64, send func(activities.Outb
 			id, map[string]any{"outbox_id": id, "status": d.Status, "message_id": d.MessageID, "detail": d.Detail})
 		return err
 	})
-	return it, err
 }
 
 type querier interface {
