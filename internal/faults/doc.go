@@ -1,0 +1,13 @@
+// Package faults holds the fault suite: each test starts a Temporal dev
+// server, a PostgreSQL cluster, a worker and an e-mail stub of its own, runs
+// 200 cases through the whole process, breaks one of those services in the
+// middle (the worker killed, the server restarted, the database stopped, the
+// e-mail provider answering 500) and then checks that no case was lost and
+// nothing was done twice: one outbox row per notice, one e-mail per row, one
+// cut and one reconnection per supply point cut.
+//
+// The tests need IMPAGOS_FAULTS=1, bin/temporal (make up builds it) and the
+// PostgreSQL server binaries; `make test-faults` runs them. They never touch
+// the shared local stack: their services listen on free ports and keep their
+// data under .data/faults/ (IMPAGOS_FAULTS_DIR), deleted after a passing test.
+package faults
