@@ -123,6 +123,9 @@ func runFault(t *testing.T, name, prefix string, hits []hit) {
 	line := fmt.Sprintf("FAULT %s cases=%d lost=%d duplicates=%d", name, rep.cases, len(rep.lost), rep.duplicates)
 	fmt.Println(line)
 	t.Log(line)
+	for _, u := range rep.unconfirmed {
+		t.Logf("unconfirmed (received once, left 'sending' for a clerk): %s", u)
+	}
 
 	accepted, refused, _ := s.mail.snapshot()
 	sent := 0

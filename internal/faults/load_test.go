@@ -650,6 +650,10 @@ type report struct {
 	lost       map[string][]string // invoice → why
 	duplicates int
 	problems   []string // duplicates and anything else wrong, one line each
+	// unconfirmed are e-mails the provider got once whose attempt was cut
+	// short before the ledger heard of it: left 'sending' for a clerk, not
+	// sent again, not lost.
+	unconfirmed []string
 }
 
 func (rep *report) lose(invoice, why string) {
@@ -834,6 +838,8 @@ func (r *run) checkOutbox(rep *report, c *fcase, rows []store.OutboxRow, accepte
 			if n := accepted[o.IdempotencyKey]; n > 0 {
 				rep.dup(n, "%s: %s/%s is not an e-mail but was e-mailed %d time(s)", c.invoice, o.Kind, o.Channel, n)
 			}
+		case o.Status == activities.StatusSending && accepted[o.IdempotencyKey] == 1:
+			rep.unconfirmed = append(rep.unconfirmed, fmt.Sprintf("%s: e-mail %s/%s (outbox #%d)", c.invoice, o.Kind, o.Channel, o.ID))
 		case o.Status != activities.StatusSent:
 			rep.lose(c.invoice, fmt.Sprintf("e-mail %s/%s (outbox #%d) is %s: %s", o.Kind, o.Channel, o.ID, o.Status, o.StatusDetail))
 		case accepted[o.IdempotencyKey] == 0:
