@@ -22,7 +22,12 @@ WORKFLOWCHECK := $(BIN)/workflowcheck
 TEST_TIMEOUT ?= 30m
 UI_URL := http://localhost:$${TEMPORAL_UI_PORT:-8233}
 
-.PHONY: help up down status run test test-unit lint build clean worker-start worker-stop tools
+.PHONY: help up down status run test test-unit test-faults lint build clean worker-start worker-stop tools
+.PHONY: cluster-up cluster-down test-cluster
+
+# A multi-process Temporal cluster on the stack's Postgres (.ci/cluster/cluster).
+CLUSTER := .ci/cluster/cluster
+CLUSTER_ENV := eval "$$($(CLUSTER) env)"
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,11 +62,22 @@ run: up ## Start everything, migrate, start the sample invoices, say where to lo
 	@echo "  go run ./starter approve-cut F2026-0003"
 	@echo "Worker log: .data/log/worker.log   Stop: make down"
 
-test: up ## Unit and integration tests against the local stack.
+# make test also runs the fault suite (about 15 minutes); TEST_FAULTS=0 leaves it out.
+TEST_FAULTS ?= 1
+
+test: up ## Unit, workflow, integration tests against the local stack, then the fault suite.
 	$(STACK_ENV) && IMPAGOS_INTEGRATION=1 go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@if [[ "$(TEST_FAULTS)" != 0 ]]; then .ci/faults; fi
+
+test-cluster: cluster-up ## Integration and fault tests against the cluster.
+	$(CLUSTER_ENV) && IMPAGOS_INTEGRATION=1 go test -count=1 -timeout $(TEST_TIMEOUT) ./internal/engine/
+	$(CLUSTER_ENV) && IMPAGOS_CLUSTER_FAULTS=1 go test -count=1 -timeout $(TEST_TIMEOUT) -v -run Fault ./internal/clusterfaults/
 
 test-unit: ## Unit tests only; needs no stack.
 	go test ./...
+
+test-faults: ## Fault suite on a stack of its own: worker killed, server restarted, Postgres down, e-mail 500s.
+	.ci/faults
 
 lint: tools ## gofmt, go vet, staticcheck, and workflowcheck on ./workflows/...
 	@unformatted=$$(find . -path ./.data -prune -o -path ./bin -prune -o -name '*.go' -print | xargs -r gofmt -l); \
@@ -85,6 +101,20 @@ go_tool = have=$$(go version -m $(BIN)/$(1) 2>/dev/null | awk '$$1 == "mod" {pri
 build: ## Compile every package.
 	go build ./...
 
+cluster-up: ## Start a Temporal cluster on Postgres (5 processes), its Web UI and 2 workers.
+	$(CLUSTER) up
+
+cluster-down: ## Stop the cluster; its databases are kept.
+	$(CLUSTER) down
+
 clean: ## Stop the stack, delete .data/ and the worker binary (bin/ tools are kept).
 	$(STACK) wipe
 	rm -f $(BIN)/impagos-worker
+
+.PHONY: bench
+BENCH_SCALE ?= full
+BENCH_FLAGS ?=
+
+bench: ## Measure speed and cost on this machine (BENCH_SCALE=small|full); after make up.
+	go build -o $(BIN)/impagos-bench ./internal/bench
+	$(STACK_ENV) && $(BIN)/impagos-bench -scale $(BENCH_SCALE) -doc docs/benchmarks.md $(BENCH_FLAGS)

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/cases"
+	"github.com/elega/impagos/internal/engine"
+	"github.com/elega/impagos/internal/notice"
+	"github.com/elega/impagos/internal/store"
+	"github.com/elega/impagos/workflows"
+)
+
+// lifecycleRun is figure 3 running in the background: one domestic and one
+// business case driven from start to reconnection.
+type lifecycleRun struct {
+	b    *bench
+	db   *store.Store
+	done chan error
+}
+
+// fastPolicy is the default process with a day lasting a tenth of a second,
+// as the integration tests run it.
+func fastPolicy() workflows.Policy {
+	p := workflows.DefaultPolicy()
+	p.Name = "fast"
+	p.Scale = 864000
+	return p
+}
+
+// startLifecycle starts figure 3: a domestic and a business case on the
+// lifecycle policy, run by a worker inside the bench on a task queue of their
+// own, and a driver that plays the cuts desk and the customer: it approves
+// each cut as soon as it is under review and pays as soon as it is cut. Its
+// load (a few activities every few seconds) is too small to move the other
+// figures, which it overlaps.
+func (b *bench) startLifecycle(ctx context.Context) (*lifecycleRun, error) {
+	db, _, err := b.isolated(ctx, "bench_cases")
+	if err != nil {
+		return nil, err
+	}
+	policy := fastPolicy()
+	if b.opts.sizes.lifecyclePolicy == "demo" {
+		if policy, err = b.cfg.Policy("demo"); err != nil {
+			return nil, err
+		}
+	}
+	queue := b.queue("lifecycle")
+	wctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- engine.RunWorker(wctx, b.c, queue, &activities.Activities{Store: db, Retailer: notice.DefaultRetailer})
+	}()
+	b.onClose(func() error { cancel(); return <-stopped })
+
+	l := &lifecycleRun{b: b, db: db, done: make(chan error, 1)}
+	type run struct {
+		segment string
+		in      workflows.Input
+	}
+	runs := []run{
+		{activities.SegmentDomestic, b.caseInputs("d", 1, policy)[0]},
+		{activities.SegmentBusiness, b.caseInputs("e", 1, policy)[0]},
+	}
+	for _, r := range runs {
+		if err := db.UpsertContract(ctx, contractFor(r.in, r.segment)); err != nil {
+			return nil, err
+		}
+		b.track(workflows.WorkflowID(r.in.Invoice))
+		if _, err := cases.Start(ctx, b.c, queue, r.in, true); err != nil {
+			return nil, err
+		}
+	}
+	progress("figure 3: a domestic and a business case started on the %s policy", policy.Name)
+	go func() {
+		errs := make(chan error, len(runs))
+		for _, r := range runs {
+			go func() { errs <- l.drive(ctx, r.segment, r.in) }()
+		}
+		var all []error
+		for range runs {
+			all = append(all, <-errs)
+		}
+		l.done <- errors.Join(all...)
+	}()
+	return l, nil
+}
+
+// wait waits for both cases to close and their figures to be recorded.
+func (l *lifecycleRun) wait(ctx context.Context) error {
+	progress("figure 3: waiting for the lifecycle cases to close")
+	select {
+	case err := <-l.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// drive plays the cuts desk and the customer for one case, reading its stage
+// from the ledger (no queries: they would be actions too), then counts its
+// history.
+func (l *lifecycleRun) drive(ctx context.Context, segment string, in workflows.Input) error {
+	c := l.b.c
+	id := workflows.WorkflowID(in.Invoice)
+	start := time.Now()
+	approved, paid := false, false
+	err := poll(ctx, 8*time.Minute, 100*time.Millisecond, "lifecycle case "+in.Invoice, func() (bool, error) {
+		inv, err := l.db.Invoice(ctx, in.Invoice)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case inv.Status == "paid":
+			return true, nil
+		case inv.Stage == string(workflows.StageCutReview) && !approved:
+			approved = true
+			return false, c.SignalWorkflow(ctx, id, "", workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "bench"})
+		case inv.Stage == string(workflows.StageCut) && !paid:
+			paid = true
+			return false, c.SignalWorkflow(ctx, id, "", workflows.SignalPaid,
+				workflows.PaidSignal{AmountCents: in.AmountCents, Reference: "TR-" + in.Invoice})
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	var res workflows.Result
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		return fmt.Errorf("lifecycle case %s: %w", in.Invoice, err)
+	}
+	if res.Stage != workflows.StageReconnected {
+		return fmt.Errorf("lifecycle case %s ended %s, want %s", in.Invoice, res.Stage, workflows.StageReconnected)
+	}
+	cost, err := countHistory(ctx, l.b, id)
+	if err != nil {
+		return err
+	}
+	name := "domestic"
+	if segment == activities.SegmentBusiness {
+		name = "business"
+	}
+	progress("figure 3: %s case reconnected after %s: %d events, %d actions (%s)",
+		name, time.Since(start).Round(time.Second), cost.events, cost.actions(), cost)
+	l.b.res.add(figure{fig: "3", name: "events_" + name, value: float64(cost.events), unit: "events"})
+	l.b.res.add(figure{fig: "3", name: "actions_" + name, value: float64(cost.actions()), unit: "actions"})
+	l.b.res.note("figure 3, %s case on the %s policy: %s; timers: %s", name, in.Policy.Name, cost, strings.Join(cost.timers, ", "))
+	return nil
+}
+
+// historyCost is what a closed case's history says it cost.
+type historyCost struct {
+	events      int
+	starts      int // WorkflowExecutionStarted
+	activities  int // ActivityTaskScheduled
+	retries     int // attempts beyond the first, from ActivityTaskStarted
+	timerCount  int // TimerStarted
+	signals     int // WorkflowExecutionSignaled
+	upserts     int // UpsertWorkflowSearchAttributes
+	sideEffects int // MarkerRecorded of side effects
+	markers     int // other markers (version markers): not billed
+	timers      []string
+	// upsertTasks counts the workflow tasks that upserted search attributes:
+	// upserts beyond one per task could have been one.
+	upsertTasks map[int64]bool
+}
+
+// actions counts Temporal Cloud's billable actions that a history shows: the
+// start, every activity attempt, every timer, every signal, every search
+// attribute upsert and every side effect. Queries are billed too but leave no
+// event; the cases are driven here without any.
+func (h historyCost) actions() int {
+	return h.starts + h.activities + h.retries + h.timerCount + h.signals + h.upserts + h.sideEffects
+}
+
+func (h historyCost) String() string {
+	return fmt.Sprintf("1 start, %d activities (+%d retries), %d timers, %d signals, %d search-attribute upserts (from %d workflow tasks), %d side effects; %d version markers not billed",
+		h.activities, h.retries, h.timerCount, h.signals, h.upserts, len(h.upsertTasks), h.sideEffects, h.markers)
+}
+
+func countHistory(ctx context.Context, b *bench, workflowID string) (historyCost, error) {
+	h := historyCost{upsertTasks: map[int64]bool{}}
+	it := b.c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return h, err
+		}
+		h.events++
+		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			h.starts++
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			h.activities++
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			h.retries += max(0, int(e.GetActivityTaskStartedEventAttributes().GetAttempt())-1)
+		case enumspb.EVENT_TYPE_TIMER_STARTED:
+			h.timerCount++
+			h.timers = append(h.timers, summary(e))
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+			h.signals++
+		case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+			if a := e.GetUpsertWorkflowSearchAttributesEventAttributes(); !onlyChangeVersion(a) {
+				h.upserts++
+				h.upsertTasks[a.GetWorkflowTaskCompletedEventId()] = true
+			}
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			switch e.GetMarkerRecordedEventAttributes().GetMarkerName() {
+			case "SideEffect", "MutableSideEffect":
+				h.sideEffects++
+			default:
+				h.markers++
+			}
+		}
+	}
+	return h, nil
+}
+
+// onlyChangeVersion tells the upserts the SDK makes for GetVersion, which
+// Temporal Cloud does not bill.
+func onlyChangeVersion(a *historypb.UpsertWorkflowSearchAttributesEventAttributes) bool {
+	fields := a.GetSearchAttributes().GetIndexedFields()
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return slices.Equal(keys, []string{"TemporalChangeVersion"})
+}
+
+// summary is a timer's summary ("aviso 2"), as the UI shows it.
+func summary(e *historypb.HistoryEvent) string {
+	var p *commonpb.Payload = e.GetUserMetadata().GetSummary()
+	var s string
+	if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &s) != nil {
+		return "?"
+	}
+	return s
+}

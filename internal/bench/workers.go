@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/engine"
+	"github.com/elega/impagos/internal/store"
+	"github.com/elega/impagos/workflows"
+)
+
+// workerFigures runs figures 4 and 6 on the real worker binary, started as a
+// child process on its own schema and this run's task queue. The cases
+// figure 2 left open are its first load; they go to sleep on their first
+// timer (aviso 1 sent, aviso 2 a week away), and stay open as the others of
+// figure 4; then more cases join them for figure 6.
+func (b *bench) workerFigures(ctx context.Context) error {
+	s := b.opts.sizes
+	queue := b.queue("cases")
+	policy, err := b.cfg.Policy("default")
+	if err != nil {
+		return err
+	}
+	if len(b.openCases) == 0 { // figure 2 did not run: start its cases unmeasured
+		others := b.caseInputs("s", s.starts, policy)
+		if _, err := b.startCases(ctx, queue, others); err != nil {
+			return err
+		}
+		b.openCases = others
+	}
+	others := b.openCases
+	more := b.caseInputs("o", max(0, s.openCases-len(others)), policy)
+	cut := b.caseInputs("c", s.cutCases, fastPolicy())
+
+	db, dsn, err := b.isolated(ctx, "bench_worker")
+	if err != nil {
+		return err
+	}
+	var contracts []activities.Contract
+	for _, in := range append(append([]workflows.Input(nil), others...), more...) {
+		contracts = append(contracts, contractFor(in, activities.SegmentDomestic))
+	}
+	for _, in := range cut {
+		contracts = append(contracts, contractFor(in, activities.SegmentBusiness))
+	}
+	if _, err := concurrently(ctx, len(contracts), func(ctx context.Context, i int) error {
+		return db.UpsertContract(ctx, contracts[i])
+	}); err != nil {
+		return err
+	}
+
+	// The worker's connections carry a name, to find their backends' CPU time.
+	if dsn, err = withParam(dsn, "application_name", childApp("worker")); err != nil {
+		return err
+	}
+	w, err := b.startWorker(ctx, dsn, queue)
+	if err != nil {
+		return err
+	}
+	if w.meter, err = startMeter(ctx, dsn, "worker"); err != nil {
+		return err
+	}
+	defer w.meter.close()
+	t := time.Now()
+	if err := b.waitAsleep(ctx, queue, len(others)); err != nil {
+		return err
+	}
+	d := time.Since(t)
+	progress("worker: the %d open cases sent aviso 1 and fell asleep in %s (%.0f cases/s)", len(others), d.Round(time.Millisecond), float64(len(others))/d.Seconds())
+	b.res.add(figure{fig: "6", name: "worker_first_notice_per_s", value: float64(len(others)) / d.Seconds(), unit: "cases/s"})
+
+	if b.opts.want(4) {
+		if err := b.paidToReconnect(ctx, db, queue, cut, len(others)); err != nil {
+			return err
+		}
+	}
+	if b.opts.want(6) {
+		if err := b.workerMemory(ctx, w, queue, more, len(others)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// paidToReconnect is figure 4: cut cases are paid one at a time, and each
+// latency runs from sending paid until the reconnection request is stored.
+// The cut cases run on the fast policy (a day lasts a tenth of a second) to
+// reach their cut in seconds; the path from paid to reconnection has no timer,
+// so the policy does not change what is measured.
+func (b *bench) paidToReconnect(ctx context.Context, db *store.Store, queue string, cut []workflows.Input, others int) error {
+	if _, err := b.startCases(ctx, queue, cut); err != nil {
+		return err
+	}
+	invoices := make([]string, len(cut))
+	for i, in := range cut {
+		invoices[i] = in.Invoice
+	}
+	approved := map[string]bool{}
+	err := poll(ctx, 3*time.Minute, 200*time.Millisecond, "cut cases", func() (bool, error) {
+		rows, err := db.Pool().Query(ctx, `SELECT invoice, stage FROM invoices WHERE invoice = ANY($1)`, invoices)
+		if err != nil {
+			return false, err
+		}
+		defer rows.Close()
+		nCut := 0
+		var review []string
+		for rows.Next() {
+			var inv, stage string
+			if err := rows.Scan(&inv, &stage); err != nil {
+				return false, err
+			}
+			switch workflows.Stage(stage) {
+			case workflows.StageCutReview:
+				if !approved[inv] {
+					review = append(review, inv)
+				}
+			case workflows.StageCut:
+				nCut++
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return false, err
+		}
+		for _, inv := range review {
+			approved[inv] = true
+			if err := b.c.SignalWorkflow(ctx, workflows.WorkflowID(inv), "", workflows.SignalApproveCut,
+				workflows.ApproveCutSignal{By: "bench"}); err != nil {
+				return false, err
+			}
+		}
+		return nCut == len(cut), nil
+	})
+	if err != nil {
+		return err
+	}
+	// Cut in the ledger is not yet idle: wait until every case shows the cut
+	// stage to the UI, which it publishes as it starts waiting for payment.
+	q := fmt.Sprintf(`TaskQueue = %q AND ExecutionStatus = "Running" AND Stage = "cut"`, queue)
+	if err := b.waitCount(ctx, q, len(cut), time.Minute); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	progress("figure 4: %d cases cut and waiting for payment, %d other cases open; paying them one at a time", len(cut), others)
+
+	conn, err := db.Pool().Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	lat := make([]time.Duration, 0, len(cut))
+	for _, in := range cut {
+		t := time.Now()
+		if err := b.c.SignalWorkflow(ctx, workflows.WorkflowID(in.Invoice), "", workflows.SignalPaid,
+			workflows.PaidSignal{AmountCents: in.AmountCents, Reference: "TR-" + in.Invoice}); err != nil {
+			return err
+		}
+		for {
+			var stored bool
+			if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM distributor_requests WHERE kind = 'reconnect' AND invoice = $1)`,
+				in.Invoice).Scan(&stored); err != nil {
+				return err
+			}
+			if stored {
+				break
+			}
+			if time.Since(t) > time.Minute {
+				return fmt.Errorf("invoice %s: no reconnection request a minute after paid", in.Invoice)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	sorted := sortedDurations(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	p50, p99 := percentile(sorted, 50), percentile(sorted, 99)
+	progress("figure 4: paid→reconnect p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d payments",
+		ms(p50), ms(p99), ms(sorted[len(sorted)-1]), len(sorted))
+	b.res.add(figure{fig: "4", name: "paid_to_reconnect_ms_p50", value: ms(p50), unit: "ms"})
+	b.res.addTarget(figure{fig: "4", name: "paid_to_reconnect_ms_p99", value: ms(p99), unit: "ms"}, 2000, false)
+	b.res.note("figure 4: %d payments, one at a time, with %d other cases open; max %.0f ms", len(sorted), others, ms(sorted[len(sorted)-1]))
+	return nil
+}
+
+// workerMemory is figure 6: the worker's resident memory once the open cases
+// all sleep on a timer.
+func (b *bench) workerMemory(ctx context.Context, w *workerProc, queue string, more []workflows.Input, before int) error {
+	t := time.Now()
+	server0 := b.serverCPU()
+	worker0, err := cpuSeconds(w.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	db0 := w.meter.backends(ctx)
+	if _, err := b.startCases(ctx, queue, more); err != nil {
+		return err
+	}
+	total := before + len(more)
+	if err := b.waitAsleep(ctx, queue, total); err != nil {
+		return err
+	}
+	worker1, err := cpuSeconds(w.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	if n := float64(len(more)); n > 0 {
+		// What a case costs from its start to its first sleep, in CPU.
+		b.res.add(figure{fig: "6", name: "worker_cpu_ms_per_case", value: (worker1 - worker0) * 1000 / n, unit: "ms", digits: 1})
+		var db float64
+		for pid, t := range w.meter.backends(ctx) {
+			db += t - db0[pid]
+		}
+		b.res.add(figure{fig: "6", name: "database_cpu_ms_per_case", value: db * 1000 / n, unit: "ms", digits: 1})
+		if b.server != nil {
+			b.res.add(figure{fig: "6", name: "server_cpu_ms_per_case", value: (b.serverCPU() - server0) * 1000 / n, unit: "ms", digits: 1})
+		}
+	}
+	progress("figure 6: %d more cases started, sent aviso 1 and fell asleep in %s; %d cases asleep",
+		len(more), time.Since(t).Round(time.Millisecond), total)
+	// Let the last tasks and the garbage collector settle before reading.
+	time.Sleep(3 * time.Second)
+	rss, err := statusKB(w.pid(), "VmRSS")
+	if err != nil {
+		return err
+	}
+	hwm, err := statusKB(w.pid(), "VmHWM")
+	if err != nil {
+		return err
+	}
+	b.res.add(figure{fig: "6", name: "worker_rss_mb", value: mb(rss), unit: "MB"})
+	b.res.note("figure 6: worker RSS %.0f MB with %d cases asleep; its peak while they were started was %.0f MB", mb(rss), total, mb(hwm))
+	return nil
+}
+
+// waitAsleep waits until n cases of the queue have sent aviso 1 and sleep on
+// the timer of aviso 2: the UI shows them in notice_1 with a next action.
+func (b *bench) waitAsleep(ctx context.Context, queue string, n int) error {
+	q := fmt.Sprintf(`TaskQueue = %q AND ExecutionStatus = "Running" AND Stage = "notice_1" AND NextActionAt IS NOT NULL`, queue)
+	return b.waitCount(ctx, q, n, 8*time.Minute)
+}
+
+// waitCount waits until a visibility query counts n workflows.
+func (b *bench) waitCount(ctx context.Context, query string, n int, timeout time.Duration) error {
+	last, lastChange := int64(-1), time.Now()
+	// Once a second: each count is a query of the server's visibility store,
+	// which also serves the cases being counted.
+	return poll(ctx, timeout, time.Second, query, func() (bool, error) {
+		resp, err := b.c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: Namespace, Query: query})
+		if err != nil {
+			return false, err
+		}
+		got := resp.GetCount()
+		if got != last {
+			last, lastChange = got, time.Now()
+		} else if time.Since(lastChange) > 2*time.Minute {
+			return false, fmt.Errorf("%d of %d workflows after no progress for 2 minutes (%s)", got, n, query)
+		}
+		return got >= int64(n), nil
+	})
+}
+
+// workerProc is the real worker binary running as a child of the bench.
+type workerProc struct {
+	cmd   *exec.Cmd
+	log   string
+	done  chan error
+	meter *cpuMeter // CPU time of its database backends
+}
+
+func (w *workerProc) pid() string { return strconv.Itoa(w.cmd.Process.Pid) }
+
+// startWorker builds ./worker and runs it on the bench namespace, the given
+// schema and task queue. It sends no e-mail and serves no codec server,
+// whatever the environment says.
+func (b *bench) startWorker(ctx context.Context, dsn, queue string) (*workerProc, error) {
+	bin := filepath.Join(b.tmp, "impagos-worker")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./worker")
+	build.Dir = b.root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build the worker: %v\n%s", err, out)
+	}
+	logPath := filepath.Join(b.tmp, "worker.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(workerEnv(os.Environ()),
+		"DATABASE_URL="+dsn, "TEMPORAL_NAMESPACE="+Namespace, "IMPAGOS_TASK_QUEUE="+queue)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	w := &workerProc{cmd: cmd, log: logPath, done: make(chan error, 1)}
+	go func() { w.done <- cmd.Wait(); logf.Close() }()
+	progress("worker started (pid %d) on task queue %s", cmd.Process.Pid, queue)
+	b.onClose(func() error {
+		if err := b.deleteSchedule(queue); err != nil {
+			progress("cleanup: %v", err)
+		}
+		return w.stop()
+	})
+	select {
+	case err := <-w.done:
+		return nil, fmt.Errorf("the worker exited at start (%v): %s", err, tail(logPath))
+	case <-time.After(2 * time.Second):
+	}
+	return w, nil
+}
+
+// stop asks the worker to stop, as make down does, and kills it after 20 s.
+func (w *workerProc) stop() error {
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-w.done:
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			return err
+		}
+		return nil
+	case <-time.After(20 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.done
+		return errors.New("the worker did not stop in 20 s and was killed")
+	}
+}
+
+// deleteSchedule deletes the digest schedule the worker creates for its
+// task queue.
+func (b *bench) deleteSchedule(queue string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := engine.DigestScheduleID(queue)
+	if err := b.c.ScheduleClient().GetHandle(ctx, id).Delete(ctx); err != nil {
+		return fmt.Errorf("delete schedule %s: %w", id, err)
+	}
+	return nil
+}
+
+// workerEnv is the environment of the bench without what would make the
+// worker send real e-mail or listen on the stack's codec port.
+func workerEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "SENDGRID_") || strings.HasPrefix(k, "IMPAGOS_CODEC_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// tail returns the last lines of a log file.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}
