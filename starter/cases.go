@@ -40,14 +40,11 @@ func cmdStart(ctx context.Context, args []string, out io.Writer) error {
 	bono := fs.Bool("bono-social", false, "Bono Social customer")
 	essential := fs.Bool("essential", false, "Suministro Esencial")
 	protected := fs.Bool("protected", false, "protected household")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
-	}
 	in := workflows.Input{Invoice: strings.TrimSpace(*invoice), Customer: strings.TrimSpace(*customer)}
+	var err error
 	if in.Invoice == "" {
 		return errors.New("--invoice is required")
 	}
@@ -259,15 +256,12 @@ func cmdContactUpdated(ctx context.Context, args []string, out io.Writer) error 
 func cmdCuts(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("cuts", flag.ContinueOnError)
 	date := fs.String("date", "", "only cuts dated this day (YYYY-MM-DD)")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	var day time.Time
 	if *date != "" {
+		var err error
 		if day, err = parseDate(*date, "--date"); err != nil {
 			return err
 		}
@@ -297,7 +291,7 @@ func cmdCuts(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func awaitingReview(ctx context.Context, c client.Client) ([]workflows.State, error) {
-	invoices, err := cases.InStage(ctx, c, workflows.StageCutReview)
+	invoices, err := cases.InStage(ctx, c, engine.FromEnv().TaskQueue, workflows.StageCutReview)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +320,7 @@ func cmdApproveCut(ctx context.Context, args []string, out io.Writer) error {
 	}
 	return withClient(ctx, func(c client.Client) error {
 		if *allDue {
-			if invoices, err = cases.InStage(ctx, c, workflows.StageCutReview); err != nil {
+			if invoices, err = cases.InStage(ctx, c, engine.FromEnv().TaskQueue, workflows.StageCutReview); err != nil {
 				return err
 			}
 		}

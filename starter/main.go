@@ -116,6 +116,15 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseNone parses the flags of a command that takes no other argument.
+func parseNone(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = fmt.Errorf("unexpected arguments %q", pos)
+	}
+	return err
+}
+
 // one returns the single positional argument a command needs.
 func one(pos []string, what string) (string, error) {
 	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {

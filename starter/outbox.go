@@ -37,12 +37,8 @@ func cmdOutbox(ctx context.Context, args []string, out io.Writer) error {
 	invoice := fs.String("invoice", "", "only this invoice")
 	limit := fs.Int("limit", 200, "at most this many rows (0: all)")
 	body := fs.Bool("body", false, "print each message's text")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	switch *channel {
 	case "", activities.ChannelEmail, activities.ChannelWhatsApp, activities.ChannelSMS, activities.ChannelCertified, activities.ChannelLetter:
@@ -128,12 +124,8 @@ func cmdLetter(ctx context.Context, args []string, out io.Writer) error {
 func cmdCallList(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("calllist", flag.ContinueOnError)
 	xlsx := fs.String("xlsx", "", "also write the list to this workbook")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	return withStore(ctx, func(db *store.Store) error {
 		list, err := db.CallList(ctx)

@@ -21,12 +21,8 @@ func cmdReport(ctx context.Context, args []string, out io.Writer) error {
 	path := fs.String("out", "", "where to write the workbook (.xlsx)")
 	asOf := fs.String("as-of", "", "the day, YYYY-MM-DD (default: today, as the ledger stands now)")
 	accept := fs.String("accept", "", "keep a total that does not balance as the next previous total, giving the reason")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	if *path == "" {
 		return errors.New("--out FILE.xlsx is required")
@@ -70,12 +66,8 @@ func cmdSummary(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("summary", flag.ContinueOnError)
 	asOf := fs.String("as-of", "", "the day, YYYY-MM-DD (default: today, as the ledger stands now)")
 	asJSON := fs.Bool("json", false, "print JSON (amounts in cents)")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q", pos)
 	}
 	day, err := parseDate(*asOf, "--as-of")
 	if err != nil {

@@ -121,9 +121,11 @@ func Signal(ctx context.Context, c client.Client, invoice, name string, arg any)
 	return nil
 }
 
-// InStage lists the invoices of open cases in a stage, as the UI's filter would.
-func InStage(ctx context.Context, c client.Client, stage workflows.Stage) ([]string, error) {
-	q := fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = \"Running\" AND Stage = %q", workflows.WorkflowType, stage)
+// InStage lists the invoices of the open cases of a task queue in a stage, as
+// the UI's filter would.
+func InStage(ctx context.Context, c client.Client, taskQueue string, stage workflows.Stage) ([]string, error) {
+	q := fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = \"Running\" AND TaskQueue = %q AND Stage = %q",
+		workflows.WorkflowType, taskQueue, stage)
 	var out []string
 	var token []byte
 	for {

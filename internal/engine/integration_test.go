@@ -231,7 +231,7 @@ func TestBusinessCaseAndVisibilityFilter(t *testing.T) {
 	// The supervisor's filter in the UI is a visibility query on Stage.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		found, err := cases.InStage(s.ctx, s.c, workflows.StageCutReview)
+		found, err := cases.InStage(s.ctx, s.c, s.queue, workflows.StageCutReview)
 		if err != nil {
 			t.Fatal(err)
 		}
