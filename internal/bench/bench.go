@@ -30,12 +30,13 @@ import (
 	"github.com/elega/impagos/workflows"
 )
 
-// Namespace is where the bench runs its cases: never the namespace of the
-// running stack, whose supervisor would see thousands of made-up cases.
+// Namespace is where the bench runs its cases, on its own server or, with
+// -temporal stack, on the stack's: never in the stack's namespace, whose
+// supervisor would see thousands of made-up cases.
 const Namespace = "impagos-bench"
 
-// retention keeps the closed cases of a run for a day, the shortest the
-// server accepts; the open ones are terminated at the end of the run.
+// retention keeps the closed cases of a run on the stack's server for a day;
+// the open ones are terminated at the end of the run.
 const retention = 24 * time.Hour
 
 // bench is one run: its clients, its schemas and what it started, so that
@@ -137,8 +138,8 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// close stops what the run started, terminates its open workflows and drops
-// its schemas, reporting the first error.
+// close stops what the run started, terminates its open workflows (on the
+// stack's server) and drops its schemas, reporting every error.
 func (b *bench) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

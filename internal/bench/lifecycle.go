@@ -189,7 +189,7 @@ func (h historyCost) actions() int {
 }
 
 func (h historyCost) String() string {
-	return fmt.Sprintf("1 start, %d activities (+%d retries), %d timers, %d signals, %d search-attribute upserts (from %d workflow tasks), %d side effects; %d version markers not billed",
+	return fmt.Sprintf("1 start, %d activities (+%d retries), %d timers, %d signals, %d search-attribute upserts (from %d workflow tasks), %d side effects; not billed: %d version markers",
 		h.activities, h.retries, h.timerCount, h.signals, h.upserts, len(h.upsertTasks), h.sideEffects, h.markers)
 }
 

@@ -2,15 +2,18 @@
 // Each speed is measured next to the raw limit it is bounded by, in the same
 // run, so that a figure and its limit share the machine's mood:
 //
-//	go run ./internal/bench [-scale small|full] [-cpuprofile DIR] [-only LIST] [-doc FILE]
+//	go run ./internal/bench [-scale small|full] [-cpuprofile DIR] [-only LIST] [-doc FILE] [-temporal private|stack]
 //
-// It needs Postgres and a Temporal server (make up); it starts everything else
-// itself. Its rows live in isolated schemas dropped at the end; its cases run
-// in the namespace impagos-bench (created on first use, with the search
-// attributes of the cases), never in the namespace of the running stack, and
-// what is still open at the end is terminated. It prints a table and one line
-// per figure, BENCH <name> <value> <unit>, and with -doc rewrites the results
-// block of that file (full scale only).
+// It needs Postgres and the Temporal CLI in bin/ (make up provides both) and
+// starts everything else itself: a Temporal dev server of its own, in memory
+// (not the stack's, which serves everyone's tests), the real worker built
+// from ./worker, and isolated schemas for its rows. Its cases run in the
+// namespace impagos-bench. When it ends, the worker and the server are
+// stopped and the schemas dropped. With -temporal stack it runs on
+// TEMPORAL_ADDRESS instead, in that namespace, and terminates what is still
+// open at the end. It prints a table and one line per figure,
+// BENCH <name> <value> <unit>, and with -doc rewrites the results block of
+// that file (full scale, every figure).
 //
 // The figures, numbered as docs/benchmarks.md numbers them:
 //
@@ -27,7 +30,8 @@
 //  6. worker memory: the worker's RSS with thousands of cases asleep.
 //
 // BENCH_SCALE (or -scale) picks full (the default: the sizes, under
-// ten minutes on two cores) or small (a tenth of the sizes, for a smoke run).
+// ten minutes on two cores) or small (a tenth of the sizes, for a smoke run);
+// BENCH_TEMPORAL (or -temporal) picks the server.
 package main
 
 import (
@@ -52,7 +56,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

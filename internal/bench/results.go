@@ -87,6 +87,15 @@ func (r *results) sorted() []figure {
 	return out
 }
 
+// sortedNotes returns the notes in figure order (each begins "figure N").
+func (r *results) sortedNotes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([]string(nil), r.notes...)
+	sort.Strings(out)
+	return out
+}
+
 func (f figure) formatted() string {
 	if math.IsNaN(f.value) {
 		return "NaN"
@@ -118,11 +127,9 @@ func (r *results) print(w io.Writer, m machine, total time.Duration) {
 	for _, fail := range r.failed() {
 		fmt.Fprintf(w, "not measured: figure %s\n", fail)
 	}
-	r.mu.Lock()
-	for _, n := range r.notes {
+	for _, n := range r.sortedNotes() {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	r.mu.Unlock()
 	fmt.Fprintf(w, "total runtime %s\n\n", total.Round(time.Second))
 	for _, f := range figs {
 		fmt.Fprintf(w, "BENCH %s %s %s\n", f.name, f.formatted(), f.unit)
@@ -160,14 +167,12 @@ func writeDoc(path string, r *results, m machine, total time.Duration) error {
 	if failed := r.failed(); len(failed) > 0 {
 		b.WriteString("\nNot measured: figure " + strings.Join(failed, "; figure ") + "\n")
 	}
-	r.mu.Lock()
-	if len(r.notes) > 0 {
+	if notes := r.sortedNotes(); len(notes) > 0 {
 		b.WriteString("\n")
-		for _, n := range r.notes {
+		for _, n := range notes {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
-	r.mu.Unlock()
 	b.WriteString("\n```\n")
 	for _, f := range r.sorted() {
 		fmt.Fprintf(&b, "BENCH %s %s %s\n", f.name, f.formatted(), f.unit)

@@ -62,13 +62,13 @@ func (b *bench) startFigure(ctx context.Context) error {
 		}
 	}
 	b.openCases = append(b.openCases, inputs...)
-	real := float64(n) / took[0].Seconds()
+	rate := float64(n) / took[0].Seconds()
 	base := float64(n) / took[1].Seconds()
 	progress("figure 2: %d cases started in %s (%.0f/s), %d no-op workflows in %s (%.0f/s)",
-		n, took[0].Round(time.Millisecond), real, n, took[1].Round(time.Millisecond), base)
-	b.res.add(figure{fig: "2", name: "start_per_s", value: real, unit: "starts/s"})
+		n, took[0].Round(time.Millisecond), rate, n, took[1].Round(time.Millisecond), base)
+	b.res.add(figure{fig: "2", name: "start_per_s", value: rate, unit: "starts/s"})
 	b.res.add(figure{fig: "2", name: "start_baseline_per_s", value: base, unit: "starts/s"})
-	b.res.addTarget(figure{fig: "2", name: "start_ratio", value: ratio(real, base), unit: "ratio", digits: 2}, 0.9, true)
+	b.res.addTarget(figure{fig: "2", name: "start_ratio", value: ratio(rate, base), unit: "ratio", digits: 2}, 0.9, true)
 	if b.server != nil {
 		b.res.note("figure 2: the server spent %.2f ms of CPU per case started, %.2f ms per no-op workflow",
 			serverCPU[0]*1000/float64(n), serverCPU[1]*1000/float64(n))
