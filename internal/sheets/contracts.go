@@ -83,6 +83,8 @@ func readContracts(b book, opts Options, accept func(Contract) error) (rep Repor
 		)
 		if c.Customer == "" {
 			bad.add("customer is empty")
+		} else {
+			bad.tooLong("customer", c.Customer, maxCustomerLen)
 		}
 		// A contract is kept for its contact data and type even when the tax id
 		// fails its check: losing it would leave the case without a phone.

@@ -68,6 +68,8 @@ func readPayments(b book, opts Options, accept func(Payment) error) (rep Report,
 		}
 		if p.Invoice == "" {
 			bad.add("invoice number is empty")
+		} else if bad.tooLong("invoice number", p.Invoice, maxInvoiceLen) {
+			p.Invoice = clip(p.Invoice, maxInvoiceLen)
 		}
 		if v, k := r.get(cAmount); isBlank(v) {
 			bad.add("amount is empty")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Options of a read.
@@ -190,6 +191,30 @@ func isBlank(v string) bool {
 type problems []string
 
 func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+// Longest texts accepted: a cell beyond them is damage or mischief, never a
+// customer or an invoice number.
+const (
+	maxInvoiceLen  = 40
+	maxCustomerLen = 200
+)
+
+// tooLong reports a text longer than max characters and says whether it was.
+func (p *problems) tooLong(field, v string, max int) bool {
+	if n := utf8.RuneCountInString(v); n > max {
+		p.add("%s is %d characters long (at most %d)", field, n, max)
+		return true
+	}
+	return false
+}
+
+// clip shortens a text to name a rejected row by it.
+func clip(v string, max int) string {
+	if utf8.RuneCountInString(v) <= max {
+		return v
+	}
+	return string([]rune(v)[:max]) + "…"
+}
 func (p *problems) addErr(prefix string, err error) {
 	if prefix != "" {
 		*p = append(*p, prefix+": "+err.Error())

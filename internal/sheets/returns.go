@@ -76,6 +76,8 @@ func readReturns(b book, opts Options, accept func(Return) error) (rep Report, e
 		ret := Return{Row: r.num, Invoice: invoice}
 		if invoice == "" {
 			bad.add("invoice number is empty")
+		} else if bad.tooLong("invoice number", invoice, maxInvoiceLen) {
+			ret.Invoice = clip(invoice, maxInvoiceLen)
 		} else if first, dup := firstRow[invoice]; dup {
 			bad.add("invoice %s already on row %d", invoice, first)
 		} else {
@@ -83,6 +85,8 @@ func readReturns(b book, opts Options, accept func(Return) error) (rep Report, e
 		}
 		if ret.Customer = text(r.get(cCustomer)); ret.Customer == "" {
 			bad.add("customer is empty")
+		} else {
+			bad.tooLong("customer", ret.Customer, maxCustomerLen)
 		}
 		if v, k := r.get(cAmount); isBlank(v) {
 			bad.add("amount is empty")
@@ -100,9 +104,9 @@ func readReturns(b book, opts Options, accept func(Return) error) (rep Report, e
 			}
 		}
 		if len(bad) > 0 {
-			key := invoice
+			key := clip(invoice, maxInvoiceLen)
 			if key == "" {
-				key = cupsText
+				key = clip(cupsText, 30)
 			}
 			rep.Rejected = append(rep.Rejected, Rejection{Row: r.num, Invoice: key, Reason: bad.String()})
 			return nil
