@@ -90,12 +90,12 @@ func (b *bench) importFigure(ctx context.Context) error {
 	base := float64(best[1].Rows) / best[1].Seconds
 	b.res.add(figure{fig: "1", name: "import_rows_per_s", value: imp, unit: "rows/s"})
 	b.res.add(figure{fig: "1", name: "import_baseline_rows_per_s", value: base, unit: "rows/s"})
-	b.res.addTarget(figure{fig: "1", name: "import_ratio", value: ratio(imp, base), unit: "ratio", digits: 2}, 0.8, true)
+	b.res.addTarget(figure{fig: "1", name: "import_ratio", value: ratio(imp, base), unit: "ratio", digits: 3}, 0.8, true)
 	b.res.addTarget(figure{fig: "1", name: "import_peak_rss_mb", value: mb(peak[0]), unit: "MB"}, 200, false)
 	b.res.add(figure{fig: "1", name: "import_baseline_peak_rss_mb", value: mb(peak[1]), unit: "MB"})
 	// The same comparison in CPU time rather than wall time: steadier on a
 	// busy machine, and blind to the baseline's overlap of reading and COPY.
-	b.res.add(figure{fig: "1", name: "import_cpu_ratio", value: ratio(cpu[1], cpu[0]), unit: "ratio", digits: 2})
+	b.res.add(figure{fig: "1", name: "import_cpu_ratio", value: ratio(cpu[1], cpu[0]), unit: "ratio", digits: 3})
 	return nil
 }
 

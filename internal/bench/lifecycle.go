@@ -99,7 +99,12 @@ func (b *bench) startLifecycle(ctx context.Context) (*lifecycleRun, error) {
 
 // wait waits for both cases to close and their figures to be recorded.
 func (l *lifecycleRun) wait(ctx context.Context) error {
-	progress("figure 3: waiting for the lifecycle cases to close")
+	select {
+	case err := <-l.done:
+		return err
+	default:
+		progress("figure 3: waiting for the lifecycle cases to close")
+	}
 	select {
 	case err := <-l.done:
 		return err
