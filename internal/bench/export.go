@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -107,12 +108,11 @@ func excelSerial(d time.Time) float64 {
 
 // supplyPoint builds a valid CUPS of a distributor from a number.
 func supplyPoint(distributor string, n int64) string {
-	digits := fmt.Sprintf("%s%012d", distributor, n)
-	letters, err := cups.ControlLetters(digits)
+	d, err := strconv.Atoi(distributor)
 	if err != nil {
-		panic(err) // 16 digits by construction
+		panic(err) // four digits by construction
 	}
-	return "ES" + digits + letters
+	return cups.Make(d, n)
 }
 
 const dniLetters = "TRWAGMYFPDXBNJZSQVHLCKE"

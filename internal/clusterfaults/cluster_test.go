@@ -155,12 +155,7 @@ func newCups(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digits := fmt.Sprintf("0021%012d", n.Int64())
-	letters, err := cups.ControlLetters(digits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "ES" + digits + letters
+	return cups.Make(21, n.Int64())
 }
 
 func token(n int) string {

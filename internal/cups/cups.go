@@ -92,3 +92,12 @@ func firstNonDigit(s string) int {
 }
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
+
+// Make builds the valid 20-character CUPS of a distributor (0–9999) and supply
+// point number (0–999,999,999,999), computing its control letters: for test
+// data, samples and benchmarks.
+func Make(distributor int, point int64) string {
+	digits := fmt.Sprintf("%04d%012d", distributor%10000, point%1_000_000_000_000)
+	letters, _ := ControlLetters(digits) // 16 digits by construction
+	return "ES" + digits + letters
+}

@@ -184,3 +184,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMake(t *testing.T) {
+	for _, tc := range []struct {
+		distributor int
+		point       int64
+	}{{21, 0}, {21, 1}, {31, 999_999_999_999}, {9999, 123456789}} {
+		c := Make(tc.distributor, tc.point)
+		if got, err := Parse(c); err != nil || got != c || len(c) != 20 {
+			t.Errorf("Make(%d, %d) = %q: %v", tc.distributor, tc.point, c, err)
+		}
+	}
+	if Make(21, 1) != "ES0021000000000001RK" {
+		t.Errorf("Make(21, 1) = %q, want ES0021000000000001RK", Make(21, 1))
+	}
+}

@@ -174,12 +174,7 @@ func cupsFor(prefix string, i int) string {
 	for _, r := range prefix {
 		h = h*31 + int64(r)
 	}
-	digits := fmt.Sprintf("0031%06d%06d", h%1_000_000, i)
-	letters, err := cups.ControlLetters(digits)
-	if err != nil {
-		panic(err)
-	}
-	return "ES" + digits + letters
+	return cups.Make(31, (h%1_000_000)*1_000_000+int64(i))
 }
 
 // casePolicy is the demo process sped up: by default a day lasts a tenth of a

@@ -54,11 +54,8 @@ type ReturnsResult struct {
 // know reopens the invoice's closed case (the bank returned it again).
 func Returns(ctx context.Context, t Target, path string, opts sheets.Options, dryRun bool) (ReturnsResult, error) {
 	var res ReturnsResult
-	rep, err := sheets.ReadReturns(path, opts, func(r sheets.Return) error {
-		res.Accepted = append(res.Accepted, r)
-		return nil
-	})
-	res.Report = rep
+	var err error
+	res.Accepted, res.Report, err = readAll(sheets.ReadReturns, path, opts)
 	if err != nil || dryRun || len(res.Accepted) == 0 {
 		return res, err
 	}
@@ -109,11 +106,7 @@ type ContractsResult struct {
 // the open cases of those supply points that wait in needs_contact.
 func Contracts(ctx context.Context, t Target, path string, opts sheets.Options, dryRun bool) (ContractsResult, error) {
 	var res ContractsResult
-	var rows []sheets.Contract
-	rep, err := sheets.ReadContracts(path, opts, func(c sheets.Contract) error {
-		rows = append(rows, c)
-		return nil
-	})
+	rows, rep, err := readAll(sheets.ReadContracts, path, opts)
 	res.Report = rep
 	if err != nil || dryRun || len(rows) == 0 {
 		return res, err
@@ -161,11 +154,7 @@ type PaymentsResult struct {
 // invoices and overpayments are reported, never dropped.
 func Payments(ctx context.Context, t Target, path string, opts sheets.Options, dryRun bool) (PaymentsResult, error) {
 	var res PaymentsResult
-	var rows []sheets.Payment
-	rep, err := sheets.ReadPayments(path, opts, func(p sheets.Payment) error {
-		rows = append(rows, p)
-		return nil
-	})
+	rows, rep, err := readAll(sheets.ReadPayments, path, opts)
 	res.Report = rep
 	if err != nil || dryRun || len(rows) == 0 {
 		return res, err
@@ -212,4 +201,14 @@ func Payments(ctx context.Context, t Target, path string, opts sheets.Options, d
 		}
 	}
 	return res, nil
+}
+
+// readAll collects the accepted rows of a workbook.
+func readAll[T any](read func(string, sheets.Options, func(T) error) (sheets.Report, error), path string, opts sheets.Options) ([]T, sheets.Report, error) {
+	var rows []T
+	rep, err := read(path, opts, func(r T) error {
+		rows = append(rows, r)
+		return nil
+	})
+	return rows, rep, err
 }

@@ -16,12 +16,7 @@ import (
 // cupsOf builds a valid 20-character CUPS for distributor 0021 and supply
 // point n, computing its control letters.
 func cupsOf(n int) string {
-	digits := fmt.Sprintf("0021%012d", n)
-	letters, err := cups.ControlLetters(digits)
-	if err != nil {
-		panic(err)
-	}
-	return "ES" + digits + letters
+	return cups.Make(21, int64(n))
 }
 
 // writeXLSX writes rows (from row 1) to a new workbook with one sheet. A Go
