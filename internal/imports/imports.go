@@ -54,13 +54,22 @@ type ReturnsResult struct {
 // know reopens the invoice's closed case (the bank returned it again).
 func Returns(ctx context.Context, t Target, path string, opts sheets.Options, dryRun bool) (ReturnsResult, error) {
 	var res ReturnsResult
-	var err error
-	res.Accepted, res.Report, err = readAll(sheets.ReadReturns, path, opts)
-	if err != nil || dryRun || len(res.Accepted) == 0 {
+	read := func(emit func(sheets.Return) error) error {
+		var err error
+		res.Report, err = sheets.ReadReturns(path, opts, func(r sheets.Return) error {
+			res.Accepted = append(res.Accepted, r)
+			return emit(r)
+		})
+		return err
+	}
+	if dryRun {
+		err := read(func(sheets.Return) error { return nil })
 		return res, err
 	}
-	imported, err := t.DB.ImportReturns(ctx, path, res.Accepted)
-	if err != nil {
+	// The rows are stored while the file is read; a file refused half-way
+	// stores nothing.
+	imported, err := t.DB.ImportReturns(ctx, path, read)
+	if err != nil || len(res.Accepted) == 0 {
 		return res, err
 	}
 	res.New = len(imported.New)

@@ -21,11 +21,15 @@ type ReturnsImport struct {
 	Known int
 }
 
-// ImportReturns stores the accepted rows of a TRADE export in one transaction:
-// COPY into a staging table, then insert the returns not seen before. Importing
-// the same file twice changes nothing.
-func (s *Store) ImportReturns(ctx context.Context, file string, rows []sheets.Return) (ReturnsImport, error) {
+// ImportReturns stores the returns of a TRADE export in one transaction while
+// they are read: read runs in a goroutine of its own and calls emit for each
+// accepted row, which COPY takes into a staging table; then the returns not
+// seen before are inserted. Importing the same file twice changes nothing.
+// When read fails (a damaged file, too many rows), nothing is stored and its
+// error is returned as it is.
+func (s *Store) ImportReturns(ctx context.Context, file string, read func(emit func(sheets.Return) error) error) (ReturnsImport, error) {
 	res := ReturnsImport{New: map[string]bool{}}
+	var readErr error
 	err := s.inTx(ctx, "import returns", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE returns_staging (
@@ -34,12 +38,15 @@ func (s *Store) ImportReturns(ctx context.Context, file string, rows []sheets.Re
 			) ON COMMIT DROP`); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"returns_staging"},
-			[]string{"invoice", "returned_on", "customer", "tax_id", "cups", "amount_cents", "source_row"},
-			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-				r := rows[i]
-				return []any{r.Invoice, calendarDay(r.ReturnedAt), r.Customer, r.TaxID, r.Cups, r.AmountCents, r.Row}, nil
-			})); err != nil {
+		src := streamRows(read, func(r sheets.Return) []any {
+			return []any{r.Invoice, calendarDay(r.ReturnedAt), r.Customer, r.TaxID, r.Cups, r.AmountCents, r.Row}
+		})
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"returns_staging"},
+			[]string{"invoice", "returned_on", "customer", "tax_id", "cups", "amount_cents", "source_row"}, src)
+		if readErr = src.stop(); readErr != nil {
+			return readErr
+		}
+		if err != nil {
 			return err
 		}
 		inserted, err := tx.Query(ctx, `
@@ -57,10 +64,25 @@ func (s *Store) ImportReturns(ctx context.Context, file string, rows []sheets.Re
 		}); err != nil {
 			return err
 		}
-		res.Known = len(rows) - len(res.New)
+		res.Known = src.rows() - len(res.New)
 		return nil
 	})
+	if readErr != nil {
+		return ReturnsImport{}, readErr
+	}
 	return res, err
+}
+
+// ReturnRows is a read for ImportReturns of rows already in memory.
+func ReturnRows(rows []sheets.Return) func(emit func(sheets.Return) error) error {
+	return func(emit func(sheets.Return) error) error {
+		for _, r := range rows {
+			if err := emit(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // PaymentImport is what happened to one row of the payments workbook.
