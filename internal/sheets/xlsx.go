@@ -24,7 +24,8 @@ import (
 // iterator a second, lighter pass reads the same worksheet part straight from
 // the zip and keeps only the t attribute of each cell (typeScanner below).
 // Both stream, so memory stays bounded; the price is reading the worksheet
-// XML twice.
+// XML twice, which the type scanner does in a goroutine of its own a few
+// hundred rows ahead (typesAhead), on another core when there is one.
 type xlsxBook struct {
 	display       string // the name used in messages
 	removeOnClose string // a temporary copy to delete on close
@@ -204,14 +205,14 @@ func (b *xlsxBook) rows(sheet string) (rowIter, error) {
 		rc.Close()
 		return nil, fmt.Errorf("%s: sheet %q: %w", b.display, sheet, err)
 	}
-	return &xlsxRows{sheet: sheet, display: b.display, rows: rows, types: newTypeScanner(rc)}, nil
+	return &xlsxRows{sheet: sheet, display: b.display, rows: rows, types: newTypesAhead(newTypeScanner(rc))}, nil
 }
 
 // xlsxRows walks excelize's iterator and the type scanner side by side.
 type xlsxRows struct {
 	sheet, display string
 	rows           *excelize.Rows
-	types          *typeScanner
+	types          *typesAhead
 	cur            rowData
 	e              error
 }
@@ -253,16 +254,12 @@ func (x *xlsxRows) next() bool {
 // which would silently cut the import short. The type scanner, reading the
 // same part, must find no row after the last one excelize gave.
 func (x *xlsxRows) checkEnd() error {
-	if x.types.pending && x.types.num > x.cur.num {
-		return x.damaged(x.types.num)
-	}
-	for !x.types.finished {
-		if err := x.types.advance(); err != nil {
-			return fmt.Errorf("%s: sheet %q is damaged after row %d: %w", x.display, x.sheet, x.cur.num, err)
-		}
-		if x.types.pending {
-			return x.damaged(x.types.num)
-		}
+	next, err := x.types.after(x.cur.num)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: sheet %q is damaged after row %d: %w", x.display, x.sheet, x.cur.num, err)
+	case next > 0:
+		return x.damaged(next)
 	}
 	return nil
 }
