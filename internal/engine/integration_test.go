@@ -89,13 +89,31 @@ func fastPolicy() workflows.Policy {
 func (s *stack) newCase(segment, supply string, amount int64) string {
 	s.t.Helper()
 	invoice := "T-" + token(5)
-	if err := s.db.UpsertContract(s.ctx, activities.Contract{
+	s.upsertContract(contractOf(invoice, segment, supply))
+	s.startCase(invoice, supply, amount, fastPolicy())
+	return invoice
+}
+
+// contractOf is a reachable contract of the invoice's customer.
+func contractOf(invoice, segment, supply string) activities.Contract {
+	return activities.Contract{
 		Customer: "Cliente " + invoice, Cups: supply, Segment: segment, Phone: "+34600000000", Email: "cliente@example.com",
-	}); err != nil {
+	}
+}
+
+func (s *stack) upsertContract(k activities.Contract) {
+	s.t.Helper()
+	if err := s.db.UpsertContract(s.ctx, k); err != nil {
 		s.t.Fatal(err)
 	}
+}
+
+// startCase starts the case of the invoice, and checks that a second start
+// finds it open.
+func (s *stack) startCase(invoice, supply string, amount int64, p workflows.Policy) {
+	s.t.Helper()
 	in := workflows.Input{Invoice: invoice, Customer: "Cliente " + invoice, Cups: supply, AmountCents: amount,
-		ReturnedAt: time.Now(), Policy: fastPolicy()}
+		ReturnedAt: time.Now(), Policy: p}
 	out, err := cases.Start(s.ctx, s.c, s.queue, in, false)
 	if err != nil || out != cases.Started {
 		s.t.Fatalf("start %s: %v %v", invoice, out, err)
@@ -104,7 +122,6 @@ func (s *stack) newCase(segment, supply string, amount int64) string {
 	if err != nil || again != cases.AlreadyOpen {
 		s.t.Fatalf("second start of %s: want %s, got %v %v", invoice, cases.AlreadyOpen, again, err)
 	}
-	return invoice
 }
 
 // waitStage polls the state query until the case reaches the stage.
