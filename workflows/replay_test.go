@@ -1,31 +1,401 @@
 package workflows
 
 import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/elega/impagos/activities"
 )
+
+// historiesDir holds histories of real cases, recorded by the integration
+// tests of internal/engine against a Temporal server (see the README).
+var historiesDir = filepath.Join("..", "testdata", "histories")
+
+// deliverNotices is the change id of the guard around the delivery of notices
+// by the worker; the histories recorded before it have no such marker.
+const deliverNotices = "deliver-notices"
+
+// recordedPath is what a history says of its case: the stages it went through
+// (the Stage search attribute, in order), the signals it got, the changes
+// whose version markers it holds, the distributor's requests and the result.
+type recordedPath struct {
+	Stages    []Stage
+	Signals   []string
+	Versions  []string // distinct, in order of first use
+	Cuts      int      // RequestCut activities
+	Delivers  int      // DeliverNotice activities
+	AmountDue int64
+	Result    Result
+}
+
+// want describes each file of testdata/histories. A file without an entry, or
+// an entry without its file, fails the test: a new history says what path it
+// covers, and none is lost by accident.
+var want = map[string]struct {
+	stages  []Stage
+	signals []string
+	cut     bool
+	// versions are the changes (workflow.GetVersion ids) whose markers the
+	// history holds: it took their new branch. The *_before_delivery files
+	// were recorded before the deliver-notices change.
+	versions []string
+}{
+	"domestic_cut_reconnect": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals:  []string{SignalApproveCut, SignalPaid},
+		cut:      true,
+		versions: []string{deliverNotices},
+	},
+	"domestic_cut_reconnect_before_delivery": {
+		stages:  []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals: []string{SignalApproveCut, SignalPaid},
+		cut:     true,
+	},
+	"domestic_partial_payment_paid": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StagePaid},
+		signals:  []string{SignalPaid, SignalPaid},
+		versions: []string{deliverNotices},
+	},
+	"domestic_protected_hold_paid": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageOnHold, StageNotice3, StageOnHold, StagePaid},
+		signals:  []string{SignalRelease, SignalPaid},
+		versions: []string{deliverNotices},
+	},
+	"business_paid_before_cut": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageCutReview, StagePaid},
+		signals:  []string{SignalPaid},
+		versions: []string{deliverNotices},
+	},
+	"business_paid_before_cut_before_delivery": {
+		stages:  []Stage{StageChecking, StageCutScheduled, StageCutReview, StagePaid},
+		signals: []string{SignalPaid},
+	},
+	"business_hold_partial_reconnect": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals:  []string{SignalHold, SignalPaid, SignalRelease, SignalApproveCut, SignalPaid},
+		cut:      true,
+		versions: []string{deliverNotices},
+	},
+	"business_hold_partial_reconnect_before_delivery": {
+		stages:  []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals: []string{SignalHold, SignalPaid, SignalRelease, SignalApproveCut, SignalPaid},
+		cut:     true,
+	},
+	"business_essential_hold_paid": {
+		stages:   []Stage{StageChecking, StageNotice3, StageOnHold, StagePaid},
+		signals:  []string{SignalPaid},
+		versions: []string{deliverNotices},
+	},
+	"needs_contact_released_paid": {
+		stages:   []Stage{StageChecking, StageNeedsContact, StageNotice1, StagePaid},
+		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
+		versions: []string{deliverNotices},
+	},
+	"paid_before_first_notice": {
+		// Nothing was sent, so no GetVersion was ever asked: like a case of
+		// any release.
+		stages: []Stage{StageChecking, StagePaid},
+	},
+}
 
 // TestReplayRecordedHistories replays the histories of real cases kept in
 // testdata/histories. A change to the workflow that running cases could not
 // replay fails here: guard it with workflow.GetVersion (see the README).
+// Each file must also show the whole path it was recorded for, closed, so a
+// truncated or misnamed file cannot pass for coverage.
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "testdata", "histories", "*.json"))
-	if err != nil {
-		t.Fatal(err)
+	files := historyFiles(t)
+	for name := range want {
+		if _, ok := files[name]; !ok {
+			t.Errorf("testdata/histories/%s.json is missing", name)
+		}
 	}
-	if len(files) == 0 {
-		t.Fatal("no recorded histories in testdata/histories")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(ReturnedInvoice, workflow.RegisterOptions{Name: WorkflowType})
-			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
-				t.Fatalf("replay %s: %v", f, err)
+	for name, path := range files {
+		t.Run(name, func(t *testing.T) {
+			w, ok := want[name]
+			if !ok {
+				t.Fatalf("%s has no entry in want: say which path it records", path)
+			}
+			h := readHistory(t, path)
+			got, err := pathOf(h)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if !slices.Equal(got.Stages, w.stages) {
+				t.Errorf("stages\n got %v\nwant %v", got.Stages, w.stages)
+			}
+			if !slices.Equal(got.Signals, w.signals) {
+				t.Errorf("signals %v, want %v", got.Signals, w.signals)
+			}
+			if closed := w.stages[len(w.stages)-1]; got.Result.Stage != closed || !closed.Closed() {
+				t.Errorf("result stage %q, want %q", got.Result.Stage, closed)
+			}
+			if got.Result.PaidCents != got.AmountDue {
+				t.Errorf("paid %d of %d cents", got.Result.PaidCents, got.AmountDue)
+			}
+			if cut := got.Cuts > 0; cut != w.cut || cut != (got.Result.CutAt != nil) {
+				t.Errorf("%d cut requests, cut at %v; want cut %v", got.Cuts, got.Result.CutAt, w.cut)
+			}
+			if !slices.Equal(got.Versions, w.versions) {
+				t.Errorf("version markers %v, want %v", got.Versions, w.versions)
+			}
+			if delivered := slices.Contains(got.Versions, deliverNotices); delivered != (got.Delivers > 0) {
+				t.Errorf("%q marker %v with %d deliveries", deliverNotices, delivered, got.Delivers)
+			}
+			if err := replayer(t, ReturnedInvoice).ReplayWorkflowHistory(nil, h); err != nil {
+				t.Fatalf("replay %s: %v", path, err)
 			}
 		})
 	}
+}
+
+// TestReplayRefusesATruncatedHistory: the replayer takes the first half of a
+// case as a valid history of a case still running, so only the check that
+// each file holds a closed case keeps a cut-short file from passing.
+func TestReplayRefusesATruncatedHistory(t *testing.T) {
+	events := readHistory(t, filepath.Join(historiesDir, "domestic_cut_reconnect.json")).GetEvents()
+	// Cut before a workflow task, with the previous task's commands recorded,
+	// as the history of a sleeping case reads.
+	end := len(events) / 2
+	for events[end].GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED {
+		end--
+	}
+	half := &historypb.History{Events: events[:end]}
+	if err := replayer(t, ReturnedInvoice).ReplayWorkflowHistory(quiet, half); err != nil {
+		t.Fatalf("replay of half a case: %v", err)
+	}
+	if _, err := pathOf(half); err == nil || !strings.Contains(err.Error(), "not closed") {
+		t.Fatalf("half a case taken for a whole one: %v", err)
+	}
+}
+
+// TestReplayCatchesAnUnguardedChange shows the net above holds: the same
+// histories replayed against a workflow changed without workflow.GetVersion,
+// here one that waits a moment before opening the case, fail with the
+// nondeterminism error a running case would get.
+func TestReplayCatchesAnUnguardedChange(t *testing.T) {
+	changed := func(ctx workflow.Context, in Input) (Result, error) {
+		if err := workflow.Sleep(ctx, time.Minute); err != nil {
+			return Result{}, err
+		}
+		return ReturnedInvoice(ctx, in)
+	}
+	for name, path := range historyFiles(t) {
+		t.Run(name, func(t *testing.T) {
+			err := replayer(t, changed).ReplayWorkflowHistory(quiet, readHistory(t, path))
+			requireNondeterminism(t, err)
+		})
+	}
+}
+
+// TestReplayWithoutTheDeliverNoticesGuardFails replays the cases recorded
+// before notices were delivered by the worker against the workflow as it would
+// be had that change been made without its workflow.GetVersion guard: each
+// fails where the old case sent a notice, which is why the guard is there.
+func TestReplayWithoutTheDeliverNoticesGuardFails(t *testing.T) {
+	n := 0
+	for name, path := range historyFiles(t) {
+		t.Run(name, func(t *testing.T) {
+			r := replayer(t, ReturnedInvoice, &newestVersion{change: deliverNotices})
+			err := r.ReplayWorkflowHistory(quiet, readHistory(t, path))
+			if !strings.HasSuffix(name, "_before_delivery") {
+				// Cases that took the new branch, or never reached it, are
+				// not what the guard is for: they replay all the same.
+				if err != nil {
+					t.Fatalf("replay with the newest %s: %v", deliverNotices, err)
+				}
+				return
+			}
+			n++
+			requireNondeterminism(t, err)
+		})
+	}
+	if n == 0 {
+		t.Fatal("no history recorded before the deliver-notices change")
+	}
+}
+
+// quiet keeps the expected panics of a failing replay out of the test output.
+var quiet = log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+// requireNondeterminism checks for the SDK's nondeterminism error, TMPRL1100:
+// the one a worker meets when a running case's history and the code disagree.
+func requireNondeterminism(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("replay of a changed workflow succeeded: the replayer would not catch a breaking change")
+	}
+	if !strings.Contains(err.Error(), "TMPRL1100") {
+		t.Fatalf("replay failed, but not for nondeterminism: %v", err)
+	}
+	t.Log(err)
+}
+
+// historyFiles maps the name of each recorded history to its path.
+func historyFiles(t *testing.T) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(historiesDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatal("no recorded histories in testdata/histories")
+	}
+	files := map[string]string{}
+	for _, p := range paths {
+		files[strings.TrimSuffix(filepath.Base(p), ".json")] = p
+	}
+	return files
+}
+
+func readHistory(t *testing.T, path string) *historypb.History {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return h
+}
+
+// replayer replays with fn registered as the per-invoice workflow.
+func replayer(t *testing.T, fn func(workflow.Context, Input) (Result, error), icpt ...interceptor.WorkerInterceptor) worker.WorkflowReplayer {
+	t.Helper()
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{Interceptors: icpt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: WorkflowType})
+	return r
+}
+
+// pathOf reads a recorded history; it must be one whole, closed case.
+func pathOf(h *historypb.History) (recordedPath, error) {
+	var p recordedPath
+	events := h.GetEvents()
+	if len(events) < 2 {
+		return p, fmt.Errorf("history of %d events", len(events))
+	}
+	first, last := events[0], events[len(events)-1]
+	started := first.GetWorkflowExecutionStartedEventAttributes()
+	if started == nil || started.GetWorkflowType().GetName() != WorkflowType {
+		return p, fmt.Errorf("history does not start a %s: first event %s", WorkflowType, first.GetEventType())
+	}
+	if last.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED {
+		return p, fmt.Errorf("case not closed: last event %s (truncated history?)", last.GetEventType())
+	}
+	var in Input
+	if err := decode(started.GetInput().GetPayloads(), &in); err != nil {
+		return p, fmt.Errorf("input: %w", err)
+	}
+	p.AmountDue = in.AmountCents
+	if err := decode(last.GetWorkflowExecutionCompletedEventAttributes().GetResult().GetPayloads(), &p.Result); err != nil {
+		return p, fmt.Errorf("result: %w", err)
+	}
+	for _, e := range events {
+		switch a := e.GetAttributes().(type) {
+		case *historypb.HistoryEvent_UpsertWorkflowSearchAttributesEventAttributes:
+			if v, ok := a.UpsertWorkflowSearchAttributesEventAttributes.GetSearchAttributes().GetIndexedFields()[AttrStage.GetName()]; ok {
+				var s Stage
+				if err := decode([]*commonpb.Payload{v}, &s); err != nil {
+					return p, fmt.Errorf("event %d: stage: %w", e.GetEventId(), err)
+				}
+				p.Stages = append(p.Stages, s)
+			}
+		case *historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes:
+			p.Signals = append(p.Signals, a.WorkflowExecutionSignaledEventAttributes.GetSignalName())
+		case *historypb.HistoryEvent_MarkerRecordedEventAttributes:
+			m := a.MarkerRecordedEventAttributes
+			if m.GetMarkerName() == "Version" {
+				var id string
+				if err := decode(m.GetDetails()["change-id"].GetPayloads(), &id); err != nil {
+					return p, fmt.Errorf("event %d: version marker: %w", e.GetEventId(), err)
+				}
+				if !slices.Contains(p.Versions, id) {
+					p.Versions = append(p.Versions, id)
+				}
+			}
+		case *historypb.HistoryEvent_ActivityTaskScheduledEventAttributes:
+			switch a.ActivityTaskScheduledEventAttributes.GetActivityType().GetName() {
+			case activityName((*activities.Activities).RequestCut):
+				p.Cuts++
+			case activityName((*activities.Activities).DeliverNotice):
+				p.Delivers++
+			}
+		}
+	}
+	return p, nil
+}
+
+func decode(payloads []*commonpb.Payload, v any) error {
+	if len(payloads) != 1 {
+		return fmt.Errorf("%d payloads, want 1", len(payloads))
+	}
+	return converter.GetDefaultDataConverter().FromPayload(payloads[0], v)
+}
+
+// newestVersion makes workflow.GetVersion of one change always answer the
+// newest version, as if the change had been written without its guard.
+type newestVersion struct {
+	interceptor.WorkerInterceptorBase
+	change string
+}
+
+func (n *newestVersion) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	in := &newestVersionInbound{change: n.change}
+	in.Next = next
+	return in
+}
+
+type newestVersionInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	change string
+}
+
+func (i *newestVersionInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	out := &newestVersionOutbound{change: i.change}
+	out.Next = outbound
+	return i.Next.Init(out)
+}
+
+type newestVersionOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	change string
+}
+
+func (o *newestVersionOutbound) GetVersion(ctx workflow.Context, changeID string, minSupported, maxSupported workflow.Version) workflow.Version {
+	if changeID == o.change {
+		return maxSupported
+	}
+	return o.Next.GetVersion(ctx, changeID, minSupported, maxSupported)
+}
+
+// activityName is the registered name of an activity method: renaming the
+// method changes it here too.
+func activityName(method any) string {
+	name := runtime.FuncForPC(reflect.ValueOf(method).Pointer()).Name()
+	return strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
 }
