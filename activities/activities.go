@@ -27,9 +27,18 @@ type Store interface {
 	SupplyStatus(ctx context.Context, c CaseRef) (SupplyStatus, error)
 	RequestCut(ctx context.Context, in CutInput) (CutResult, error)
 	Settle(ctx context.Context, in SettleInput) (SettleResult, error)
-	// Deliver locks a pending outbox row, hands it to send and records the
-	// outcome in the same transaction; a row no longer pending is returned as is.
+	// Deliver claims a pending outbox row ('sending', committed), hands it to
+	// send and records the outcome; a row no longer pending is returned as is,
+	// with its Claim when it is 'sending'.
 	Deliver(ctx context.Context, id int64, send func(OutboxItem) Delivery) (OutboxItem, error)
+	// Confirm records the outcome of the claim number attempt of a row left
+	// 'sending', as the provider's event proves it.
+	Confirm(ctx context.Context, id int64, attempt int32, d Delivery) (OutboxItem, error)
+	// Release puts a row left 'sending' by claim number attempt back to pending,
+	// with detail, if the provider still reported nothing of it, the claim is
+	// older than grace, the attempt that made it has given up, and the provider
+	// has reported e-mails it got later. It says whether it did.
+	Release(ctx context.Context, id int64, attempt int32, grace time.Duration, detail string) (bool, error)
 	// ScheduledCuts lists the open cases with a cut date on or after the day, by date.
 	ScheduledCuts(ctx context.Context, from time.Time) ([]ScheduledCut, error)
 }
@@ -64,6 +73,10 @@ type Activities struct {
 	Certifier Certifier
 	// CutsDeskEmail receives the daily digest of scheduled cuts.
 	CutsDeskEmail string
+	// ConfirmGrace is how long an e-mail whose sending attempt was cut short
+	// waits for the provider's event before it is taken as never sent and sent
+	// again; zero means DefaultConfirmGrace.
+	ConfirmGrace time.Duration
 }
 
 // ErrInvalidInput marks an activity input that no retry can fix.

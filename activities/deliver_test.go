@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/mail"
+	"github.com/elega/impagos/internal/mailevents"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/internal/store"
 )
@@ -214,4 +216,194 @@ func TestDeliverNoticeNeverResendsAnEmailWhoseAttemptWasCutShort(t *testing.T) {
 	require.Equal(t, activities.StatusSending, dr.Delivered[0].Status)
 	require.Contains(t, dr.Delivered[0].Detail, "not sent again")
 	require.Zero(t, stub.requests, "the customer may already have it: no second send")
+}
+
+// cutShort leaves an outbox row as a worker killed in the middle of its send
+// leaves it: claimed (claim 1) claimedAgo, by an attempt whose deadline passed
+// (or not) deadlineAgo.
+func cutShort(t *testing.T, db *store.Store, id int64, claimedAgo, deadlineAgo time.Duration) {
+	t.Helper()
+	_, err := db.Pool().Exec(context.Background(), `
+		UPDATE outbox SET status = 'sending', attempts = 1,
+			claimed_at = now() - make_interval(secs => $2), claim_until = now() - make_interval(secs => $3)
+		WHERE id = $1`, id, claimedAgo.Seconds(), deadlineAgo.Seconds())
+	require.NoError(t, err)
+}
+
+// event stores an event SendGrid reported.
+func event(t *testing.T, db *store.Store, id, kind, key, messageID string, at time.Time) {
+	t.Helper()
+	raw, err := json.Marshal(map[string]any{"event": kind, "sg_event_id": id, "sg_message_id": messageID,
+		"timestamp": at.Unix(), "outbox_key": key})
+	require.NoError(t, err)
+	_, err = db.RecordMailEvents(context.Background(), []mailevents.Event{{ID: id, Event: kind, OutboxKey: key,
+		MessageID: messageID, At: at.Truncate(time.Second), Raw: raw}})
+	require.NoError(t, err)
+}
+
+// domesticNotice stores aviso 1 of a domestic case, e-mail only, and returns
+// its outbox row.
+func domesticNotice(t *testing.T, db *store.Store, acts *activities.Activities, invoice string) (activities.CaseRef, store.OutboxRow) {
+	t.Helper()
+	c := activities.CaseRef{WorkflowID: "impago-" + invoice, RunID: "run-1", Invoice: invoice, Cups: "ES0021000000000001JN",
+		Stage: "notice_1", AmountDueCents: 5000}
+	_, err := call[activities.NoticeResult](t, acts.SendNotice, activities.NoticeInput{Case: c, Step: "aviso_1", Kind: activities.KindAviso1,
+		Contract: activities.Contract{Found: true, Segment: activities.SegmentDomestic, Email: "ana@example.com"}, At: time.Now()})
+	require.NoError(t, err)
+	rows, err := db.Outbox(context.Background(), store.OutboxFilter{Invoice: invoice})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	return c, rows[0]
+}
+
+func outboxRow(t *testing.T, db *store.Store, invoice string, id int64) store.OutboxRow {
+	t.Helper()
+	rows, err := db.Outbox(context.Background(), store.OutboxFilter{Invoice: invoice})
+	require.NoError(t, err)
+	for _, r := range rows {
+		if r.ID == id {
+			return r
+		}
+	}
+	t.Fatalf("outbox #%d of %s not found", id, invoice)
+	return store.OutboxRow{}
+}
+
+func TestDeliverNoticeSettlesACutShortSendFromTheProvidersEvent(t *testing.T) {
+	ctx := context.Background()
+	db := newDeliveryStore(t)
+	stub := &sendgridStub{}
+	srv := httptest.NewServer(stub)
+	defer srv.Close()
+	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer,
+		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	c := activities.CaseRef{WorkflowID: "impago-F-5", RunID: "run-1", Invoice: "F-5", Customer: "Talleres Ruiz S.L.",
+		Cups: "ES0021000000000001JN", Stage: "cut_scheduled", AmountDueCents: 123456}
+	cut := time.Date(2026, 12, 14, 0, 0, 0, 0, time.UTC)
+	res, err := call[activities.NoticeResult](t, acts.SendNotice, activities.NoticeInput{Case: c, Step: "carta_corte", Kind: activities.KindCutLetter,
+		Contract: activities.Contract{Found: true, Segment: activities.SegmentBusiness, Email: "admin@talleres.example"},
+		CutDate:  &cut, At: time.Now()})
+	require.NoError(t, err)
+	ids := []int64{res.Messages[0].OutboxID, res.Messages[1].OutboxID}
+	certified := outboxRow(t, db, "F-5", ids[1])
+	require.Equal(t, activities.ChannelCertified, certified.Channel)
+	// The worker died right after SendGrid took the e-mail; SendGrid reported it.
+	cutShort(t, db, certified.ID, 40*time.Second, -80*time.Second)
+	at := time.Now().Add(-30 * time.Second)
+	event(t, db, "ev-1", "processed", certified.IdempotencyKey, "sg-abc.filter0001.1", at)
+	event(t, db, "ev-2", "delivered", certified.IdempotencyKey, "sg-abc.filter0001.1", at.Add(time.Second))
+
+	dr, err := call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: ids})
+	require.NoError(t, err, "the event settles it even before the grace or the attempt's deadline")
+	require.Equal(t, activities.StatusSent, dr.Delivered[1].Status)
+	require.Equal(t, "sg-abc", dr.Delivered[1].MessageID)
+	require.Contains(t, dr.Delivered[1].Detail, "processed event")
+	require.Zero(t, stub.requests, "SendGrid has it: no second request")
+
+	row := outboxRow(t, db, "F-5", certified.ID)
+	require.Equal(t, activities.StatusSent, row.Status)
+	require.Equal(t, int32(1), row.Attempts)
+	ev, err := db.Evidence(ctx, certified.ID)
+	require.NoError(t, err, "a certified e-mail settled by an event keeps its evidence")
+	require.Equal(t, "sg-abc", ev.MessageID)
+	require.Len(t, ev.ContentSHA256, 64)
+	require.Contains(t, string(ev.AttachmentsSHA256), activities.LetterFilename("F-5"))
+
+	_, err = call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: ids})
+	require.NoError(t, err)
+	require.Zero(t, stub.requests)
+}
+
+func TestDeliverNoticeAwaitsTheEventWithinTheGrace(t *testing.T) {
+	db := newDeliveryStore(t)
+	stub := &sendgridStub{}
+	srv := httptest.NewServer(stub)
+	defer srv.Close()
+	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer, ConfirmGrace: 10 * time.Minute,
+		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	c, row := domesticNotice(t, db, acts, "F-6")
+	// Events come through (others' e-mails, after the claim), none of this one yet.
+	event(t, db, "ev-other", "processed", "impago-X/run-1/aviso_1/email", "sg-x", time.Now())
+
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		until time.Duration // the claiming attempt's deadline, from now
+		want  time.Duration // NextRetryDelay at most
+	}{
+		{"claim younger than the grace", 10 * time.Minute, -time.Minute, time.Minute},
+		{"grace over but the claiming attempt may still run", time.Minute, 20 * time.Second, 20 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			acts.ConfirmGrace = tc.grace
+			cutShort(t, db, row.ID, 3*time.Minute, -tc.until)
+			_, err := call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{row.ID}})
+			var appErr *temporal.ApplicationError
+			require.ErrorAs(t, err, &appErr)
+			require.Equal(t, "DeliveryUnconfirmed", appErr.Type())
+			require.False(t, appErr.NonRetryable())
+			require.Positive(t, appErr.NextRetryDelay())
+			require.LessOrEqual(t, appErr.NextRetryDelay(), tc.want)
+			require.Zero(t, stub.requests, "SendGrid may still report it: nothing sent")
+			require.Equal(t, activities.StatusSending, outboxRow(t, db, "F-6", row.ID).Status)
+		})
+	}
+}
+
+func TestDeliverNoticeSendsAgainAnEmailTheProviderNeverGot(t *testing.T) {
+	ctx := context.Background()
+	db := newDeliveryStore(t)
+	stub := &sendgridStub{}
+	srv := httptest.NewServer(stub)
+	defer srv.Close()
+	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer, ConfirmGrace: 10 * time.Minute,
+		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	c, row := domesticNotice(t, db, acts, "F-7")
+	// Claimed an hour ago by an attempt long timed out; SendGrid has reported
+	// e-mails it got since, never this one: the worker died before the request left.
+	cutShort(t, db, row.ID, time.Hour, 58*time.Minute)
+	event(t, db, "ev-later", "processed", "impago-X/run-1/aviso_1/email", "sg-x", time.Now().Add(-10*time.Minute))
+
+	for range 3 {
+		dr, err := call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{row.ID}})
+		require.NoError(t, err)
+		require.Equal(t, activities.StatusSent, dr.Delivered[0].Status)
+		require.Equal(t, "msg-A", dr.Delivered[0].MessageID)
+	}
+	require.Equal(t, 1, stub.requests, "exactly one new request, whatever the retries")
+	args := stub.accepted[0]["custom_args"].(map[string]any)
+	require.Equal(t, row.IdempotencyKey, args["outbox_key"])
+	require.Equal(t, "2", args["outbox_attempt"], "the second claim")
+	got := outboxRow(t, db, "F-7", row.ID)
+	require.Equal(t, activities.StatusSent, got.Status)
+	require.Equal(t, int32(2), got.Attempts)
+
+	var audit int
+	require.NoError(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM audit WHERE invoice = 'F-7' AND detail ? 'released_claim'`).Scan(&audit))
+	require.Equal(t, 1, audit, "the release is in the audit trail")
+}
+
+func TestDeliverNoticeNeverResendsWhileTheProvidersEventsDoNotComeThrough(t *testing.T) {
+	db := newDeliveryStore(t)
+	stub := &sendgridStub{}
+	srv := httptest.NewServer(stub)
+	defer srv.Close()
+	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer, ConfirmGrace: time.Minute,
+		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	c, row := domesticNotice(t, db, acts, "F-8")
+	cutShort(t, db, row.ID, time.Hour, 58*time.Minute)
+	// The webhook worked until shortly before the claim and has reported nothing since.
+	_, err := db.RecordMailEvents(context.Background(), []mailevents.Event{{ID: "ev-old", Event: "processed",
+		OutboxKey: "impago-Y/run-1/aviso_1/email", At: time.Now().Add(-2 * time.Hour).Truncate(time.Second), Raw: []byte(`{}`)}})
+	require.NoError(t, err)
+	_, err = db.Pool().Exec(context.Background(), `UPDATE mail_events SET received_at = now() - interval '2 hours'`)
+	require.NoError(t, err)
+
+	_, err = call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{row.ID}})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, "DeliveryUnconfirmed", appErr.Type())
+	require.Contains(t, appErr.Error(), "not sent again until its events come through")
+	require.Zero(t, stub.requests)
+	require.Equal(t, activities.StatusSending, outboxRow(t, db, "F-8", row.ID).Status)
 }

@@ -183,7 +183,38 @@ type OutboxItem struct {
 	Status      string
 	Detail      string
 	MessageID   string
+	Attempts    int32 // claims of the row so far; the current claim's number while it is 'sending'
 	Attachments []Attachment
+	// Claim describes a row found 'sending': claimed by an attempt that was cut
+	// short before it recorded the provider's answer. Nil otherwise.
+	Claim *Claim
+}
+
+// Claim is what is known of an e-mail left 'sending', for deciding whether the
+// provider got it, may still report it, or never saw it.
+type Claim struct {
+	// Dated is false for rows claimed before claims were dated: nothing can be
+	// judged of them, and they are left for a clerk.
+	Dated bool
+	// Age is the time since the claim, by the database's clock.
+	Age time.Duration
+	// Running is how much longer the attempt that claimed the row could still
+	// be running (its deadline); zero or less once it has certainly given up.
+	Running time.Duration
+	// Event is the provider's first event of the e-mail, if any arrived.
+	Event *MailEvent
+	// Webhook says the provider's events reach the system: some arrived in the
+	// day before the claim or since.
+	Webhook bool
+	// Later says the provider has reported other e-mails it got after the claim.
+	Later bool
+}
+
+// MailEvent is an event the e-mail provider reported of a message.
+type MailEvent struct {
+	Event     string    // processed, delivered, dropped, bounce...
+	MessageID string    // the provider's message id
+	At        time.Time // when it happened at the provider
 }
 
 // Delivery is the outcome of one delivery attempt. An empty Status leaves the

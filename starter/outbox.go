@@ -33,7 +33,7 @@ func withStore(ctx context.Context, f func(*store.Store) error) error {
 func cmdOutbox(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
 	channel := fs.String("channel", "", "email, whatsapp, sms, certified or letter")
-	status := fs.String("status", "", "pending, sent, failed or not_sent")
+	status := fs.String("status", "", "pending, sending, sent, failed or not_sent")
 	invoice := fs.String("invoice", "", "only this invoice")
 	limit := fs.Int("limit", 200, "at most this many rows (0: all)")
 	body := fs.Bool("body", false, "print each message's text")
@@ -54,7 +54,7 @@ func cmdOutbox(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintln(tw, "ID\tDATE\tINVOICE\tKIND\tCHANNEL\tTO\tSTATUS\tDETAIL")
 		for _, r := range rows {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, when(&r.NoticeAt, "02/01/2006"), r.Invoice, r.Kind,
-				r.Channel, r.Recipient, r.Status, firstLine(r.StatusDetail, r.MessageID))
+				r.Channel, r.Recipient, r.Status, firstLine(r.StatusDetail, claimDetail(r), r.MessageID))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -71,6 +71,15 @@ func cmdOutbox(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "%d message(s)\n", len(rows))
 		return nil
 	})
+}
+
+// claimDetail says since when an e-mail is 'sending': being sent, or awaiting
+// SendGrid's event after an attempt that was cut short.
+func claimDetail(r store.OutboxRow) string {
+	if r.Status != activities.StatusSending || r.ClaimedAt == nil {
+		return ""
+	}
+	return fmt.Sprintf("claimed %s (claim %d): being sent, or awaiting SendGrid's event", when(r.ClaimedAt, "02/01/2006 15:04:05"), r.Attempts)
 }
 
 func firstLine(s ...string) string {

@@ -14,28 +14,38 @@ import (
 
 // Deliver hands a pending outbox row, with its attachments, to send and
 // records the outcome. An e-mail is claimed first: marked 'sending' in a
-// transaction of its own before the provider is called, so that no retry, after
-// a crash or a lost database, ever sends it again. The outcome is written in a
-// second transaction, retried for a while if the database is away, since the
-// provider may already have the message. A failure the provider reported
-// (an outcome without a status) puts the row back to pending for the next
-// attempt. A row that is not pending is returned as it is: 'sending' then means
-// an earlier attempt was cut short and nobody knows whether the e-mail left.
-// Texts and letters for the clerks are never claimed.
+// transaction of its own before the provider is called, with the claim's time
+// and the deadline of the attempt that makes it (ctx's), so that no retry,
+// after a crash or a lost database, sends it again while the provider may have
+// it. The outcome is written in a second transaction, retried for a while if
+// the database is away, since the provider may already have the message. A
+// failure the provider reported (an outcome without a status) puts the row back
+// to pending for the next attempt. A row that is not pending is returned as it
+// is; a 'sending' one comes with its Claim: an earlier attempt was cut short,
+// and what the provider's events say of it. Texts and letters for the clerks
+// are never claimed.
 func (s *Store) Deliver(ctx context.Context, id int64, send func(activities.OutboxItem) activities.Delivery) (activities.OutboxItem, error) {
 	var it activities.OutboxItem
 	var claimed bool
+	var until *time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		until = &dl
+	}
 	err := s.inTx(ctx, fmt.Sprintf("deliver outbox #%d", id), func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
-			SELECT id, idempotency_key, invoice, kind, channel, recipient, subject, body, status, status_detail, message_id
-			FROM outbox WHERE id = $1 FOR UPDATE`, id).Scan(
-			&it.ID, &it.Key, &it.Invoice, &it.Kind, &it.Channel, &it.Recipient, &it.Subject, &it.Body,
-			&it.Status, &it.Detail, &it.MessageID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("outbox #%d: %w", id, ErrNotFound)
-		}
-		if err != nil || it.Status != activities.StatusPending {
+		var err error
+		if it, err = outboxItem(ctx, tx, id, true); err != nil {
 			return err
+		}
+		switch it.Status {
+		case activities.StatusSending:
+			if it.Attachments, err = attachments(ctx, tx, id); err != nil {
+				return err
+			}
+			it.Claim, err = claimOf(ctx, tx, it)
+			return err
+		case activities.StatusPending:
+		default:
+			return nil
 		}
 		if it.Attachments, err = attachments(ctx, tx, id); err != nil {
 			return err
@@ -44,8 +54,10 @@ func (s *Store) Deliver(ctx context.Context, id int64, send func(activities.Outb
 			return nil
 		}
 		claimed = true
-		_, err = tx.Exec(ctx, `UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = $1`, id)
-		return err
+		return tx.QueryRow(ctx, `
+			UPDATE outbox SET status = 'sending', attempts = attempts + 1, status_detail = '',
+				claimed_at = now(), claim_until = $2
+			WHERE id = $1 RETURNING attempts`, id, until).Scan(&it.Attempts)
 	})
 	if err != nil || it.Status != activities.StatusPending {
 		return it, err
@@ -61,7 +73,7 @@ func (s *Store) Deliver(ctx context.Context, id int64, send func(activities.Outb
 	// The provider may hold the message now: the outcome must reach the
 	// ledger, so a database that is briefly away is waited for.
 	for wait := time.Second; ; wait *= 2 {
-		err = s.recordDelivery(ctx, id, d)
+		err = s.recordDelivery(ctx, id, it.Attempts, d)
 		if err == nil || ctx.Err() != nil || wait > 30*time.Second {
 			break
 		}
@@ -71,7 +83,7 @@ func (s *Store) Deliver(ctx context.Context, id int64, send func(activities.Outb
 		}
 	}
 	if err != nil {
-		it.Status = "sending"
+		it.Status = activities.StatusSending
 		return it, err
 	}
 	if d.Status == "" || d.Status == activities.StatusPending {
@@ -82,18 +94,114 @@ func (s *Store) Deliver(ctx context.Context, id int64, send func(activities.Outb
 	return it, nil
 }
 
-// recordDelivery writes the outcome of a claimed e-mail.
-func (s *Store) recordDelivery(ctx context.Context, id int64, d activities.Delivery) error {
+// outboxItem reads an outbox row as delivery sees it, locked if lock.
+func outboxItem(ctx context.Context, db pgx.Tx, id int64, lock bool) (activities.OutboxItem, error) {
+	var it activities.OutboxItem
+	q := `SELECT id, idempotency_key, invoice, kind, channel, recipient, subject, body, status, status_detail, message_id, attempts
+		FROM outbox WHERE id = $1`
+	if lock {
+		q += " FOR UPDATE"
+	}
+	err := db.QueryRow(ctx, q, id).Scan(&it.ID, &it.Key, &it.Invoice, &it.Kind, &it.Channel, &it.Recipient, &it.Subject,
+		&it.Body, &it.Status, &it.Detail, &it.MessageID, &it.Attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return it, fmt.Errorf("outbox #%d: %w", id, ErrNotFound)
+	}
+	return it, err
+}
+
+// claimOf tells what is known of a row left 'sending': the claim's age and its
+// attempt's deadline by the database's clock, the first event SendGrid
+// reported of the e-mail, and whether its events reach the system at all.
+func claimOf(ctx context.Context, tx pgx.Tx, it activities.OutboxItem) (*activities.Claim, error) {
+	var c activities.Claim
+	var age, running float64
+	err := tx.QueryRow(ctx, `
+		SELECT o.claimed_at IS NOT NULL,
+			COALESCE(EXTRACT(EPOCH FROM now() - o.claimed_at), 0)::float8,
+			COALESCE(EXTRACT(EPOCH FROM o.claim_until - now()), 0)::float8,
+			EXISTS (SELECT 1 FROM mail_events e WHERE e.received_at > COALESCE(o.claimed_at, now()) - interval '1 day'),
+			COALESCE(EXISTS (SELECT 1 FROM mail_events e
+				WHERE e.event IN ('processed', 'dropped') AND e.occurred_at > o.claimed_at), false)
+		FROM outbox o WHERE o.id = $1`, it.ID).Scan(&c.Dated, &age, &running, &c.Webhook, &c.Later)
+	if err != nil {
+		return nil, fmt.Errorf("claim of outbox #%d: %w", it.ID, err)
+	}
+	c.Age = time.Duration(age * float64(time.Second))
+	c.Running = time.Duration(running * float64(time.Second))
+	var ev activities.MailEvent
+	err = tx.QueryRow(ctx, `
+		SELECT event, split_part(message_id, '.', 1), occurred_at FROM mail_events
+		WHERE outbox_key = $1 ORDER BY occurred_at, id LIMIT 1`, it.Key).Scan(&ev.Event, &ev.MessageID, &ev.At)
+	switch {
+	case err == nil:
+		c.Event = &ev
+	case !errors.Is(err, pgx.ErrNoRows):
+		return nil, fmt.Errorf("events of outbox #%d: %w", it.ID, err)
+	}
+	return &c, nil
+}
+
+// Confirm records the outcome of claim number attempt of a row left 'sending',
+// which the provider's event proves, and returns the row as it then is (as it
+// was, if it is no longer in that claim).
+func (s *Store) Confirm(ctx context.Context, id int64, attempt int32, d activities.Delivery) (activities.OutboxItem, error) {
+	if err := s.recordDelivery(ctx, id, attempt, d); err != nil {
+		return activities.OutboxItem{}, err
+	}
+	var it activities.OutboxItem
+	err := s.inTx(ctx, fmt.Sprintf("read outbox #%d", id), func(tx pgx.Tx) error {
+		var err error
+		it, err = outboxItem(ctx, tx, id, false)
+		return err
+	})
+	return it, err
+}
+
+// Release puts a row left 'sending' by claim number attempt back to pending
+// with detail, so that the next delivery claims and sends it again, when
+// everything says the provider never got it: no event of its outbox key, the
+// claim older than grace, the deadline of the attempt that made it passed, and
+// events of e-mails the provider got after the claim. It checks all of it in
+// the statement that releases, and says whether it did.
+func (s *Store) Release(ctx context.Context, id int64, attempt int32, grace time.Duration, detail string) (bool, error) {
+	var released bool
+	err := s.inTx(ctx, fmt.Sprintf("release outbox #%d", id), func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE outbox o SET status = 'pending', status_detail = $4
+			WHERE o.id = $1 AND o.status = 'sending' AND o.attempts = $2
+			  AND o.claimed_at <= now() - make_interval(secs => $3)
+			  AND (o.claim_until IS NULL OR o.claim_until <= now())
+			  AND NOT EXISTS (SELECT 1 FROM mail_events e WHERE e.outbox_key = o.idempotency_key)
+			  AND EXISTS (SELECT 1 FROM mail_events e
+				WHERE e.event IN ('processed', 'dropped') AND e.occurred_at > o.claimed_at)`,
+			id, attempt, grace.Seconds(), detail)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		released = true
+		_, err = tx.Exec(ctx, `
+			INSERT INTO audit (workflow_id, run_id, invoice, actor, action, detail)
+			SELECT workflow_id, run_id, invoice, 'system', 'delivery', $2 FROM outbox WHERE id = $1`,
+			id, map[string]any{"outbox_id": id, "status": activities.StatusPending, "released_claim": attempt, "detail": detail})
+		return err
+	})
+	return released, err
+}
+
+// recordDelivery writes the outcome of claim number attempt of an e-mail; a
+// row no longer in that claim is left alone.
+func (s *Store) recordDelivery(ctx context.Context, id int64, attempt int32, d activities.Delivery) error {
 	return s.inTx(ctx, fmt.Sprintf("record delivery of outbox #%d", id), func(tx pgx.Tx) error {
 		if d.Status == "" || d.Status == activities.StatusPending {
-			_, err := tx.Exec(ctx, `UPDATE outbox SET status = 'pending', status_detail = $2 WHERE id = $1 AND status = 'sending'`,
-				id, d.Detail)
+			_, err := tx.Exec(ctx, `UPDATE outbox SET status = 'pending', status_detail = $2 WHERE id = $1 AND status = 'sending' AND attempts = $3`,
+				id, d.Detail, attempt)
 			return err
 		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE outbox SET status = $2, message_id = $3, status_detail = $4,
 				sent_at = CASE WHEN $2 = 'sent' THEN now() END
-			WHERE id = $1 AND status = 'sending'`, id, d.Status, d.MessageID, d.Detail)
+			WHERE id = $1 AND status = 'sending' AND attempts = $5`, id, d.Status, d.MessageID, d.Detail, attempt)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -112,7 +220,7 @@ func (s *Store) recordDelivery(ctx context.Context, id int64, d activities.Deliv
 		_, err = tx.Exec(ctx, `
 			INSERT INTO audit (workflow_id, run_id, invoice, actor, action, detail)
 			SELECT workflow_id, run_id, invoice, 'system', 'delivery', $2 FROM outbox WHERE id = $1`,
-			id, map[string]any{"outbox_id": id, "status": d.Status, "message_id": d.MessageID, "detail": d.Detail})
+			id, map[string]any{"outbox_id": id, "status": d.Status, "message_id": d.MessageID, "detail": d.Detail, "claim": attempt})
 		return err
 	})
 }

@@ -47,13 +47,14 @@ type OutboxRow struct {
 	Recipient      string     `db:"recipient"`
 	Subject        string     `db:"subject"`
 	Body           string     `db:"body"`
-	Status         string     `db:"status"` // pending, sent, failed or not_sent
+	Status         string     `db:"status"` // pending, sending, sent, failed or not_sent
 	StatusDetail   string     `db:"status_detail"`
 	MessageID      string     `db:"message_id"`
-	Attempts       int32      `db:"attempts"`
+	Attempts       int32      `db:"attempts"` // claims for sending so far
 	NoticeAt       time.Time  `db:"notice_at"`
 	CreatedAt      time.Time  `db:"created_at"`
 	SentAt         *time.Time `db:"sent_at"`
+	ClaimedAt      *time.Time `db:"claimed_at"` // the last claim for sending
 }
 
 // OutboxFilter selects outbox rows; an empty field matches everything.
