@@ -18,6 +18,7 @@ import (
 	"github.com/elega/impagos/internal/codec"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/mail"
+	"github.com/elega/impagos/internal/mailevents"
 	"github.com/elega/impagos/internal/store"
 )
 
@@ -56,14 +57,21 @@ func run(ctx context.Context) error {
 	if !mailer.Enabled() {
 		slog.Warn("SENDGRID_API_KEY not set: e-mails stay in the outbox, marked not_sent")
 	}
+	grace, err := mailevents.GraceFromEnv()
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if err := startCodecServer(ctx, g); err != nil {
+		return err
+	}
+	if err := startMailEvents(ctx, g, db); err != nil {
 		return err
 	}
 	slog.Info("worker started", "task_queue", cfg.TaskQueue)
 	g.Go(func() error {
 		return engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
-			Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail,
+			Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail, ConfirmGrace: grace,
 		})
 	})
 	err = g.Wait()
@@ -98,5 +106,29 @@ func startCodecServer(ctx context.Context, g *errgroup.Group) error {
 	}
 	slog.Info("codec server started", "addr", ln.Addr().String(), "cors_origins", opts.AllowedOrigins, "auth", opts.AuthToken != "")
 	g.Go(func() error { return codec.Serve(ctx, ln, codec.Handler(pc, opts)) })
+	return nil
+}
+
+// startMailEvents serves SendGrid's Event Webhook on IMPAGOS_MAIL_EVENTS_ADDR
+// for as long as the worker runs; its events settle e-mails whose sending was
+// cut short.
+func startMailEvents(ctx context.Context, g *errgroup.Group, db *store.Store) error {
+	addr := os.Getenv(mailevents.EnvAddr)
+	if addr == "" {
+		return nil
+	}
+	opts, err := mailevents.OptionsFromEnv()
+	if err != nil {
+		return err
+	}
+	if opts.PublicKey == nil {
+		slog.Warn("mail events receiver takes unsigned requests", "setting", mailevents.EnvUnsigned)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("mail events receiver: %w", err)
+	}
+	slog.Info("mail events receiver started", "addr", ln.Addr().String(), "path", mailevents.Path, "signed", opts.PublicKey != nil)
+	g.Go(func() error { return mailevents.Serve(ctx, ln, mailevents.Handler(db, opts)) })
 	return nil
 }

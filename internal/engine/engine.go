@@ -13,6 +13,10 @@
 //	CUTS_DESK_EMAIL       receives the daily digest of scheduled cuts (default cortes@elega.example)
 //	SENDGRID_API_KEY, SENDGRID_HOST, SENDGRID_EU, MAIL_FROM, MAIL_FROM_NAME, MAIL_REPLY_TO: e-mail
 //	                      delivery (see internal/mail); without a key e-mails stay in the outbox
+//	IMPAGOS_MAIL_EVENTS_ADDR (the worker serves SendGrid's Event Webhook there, path /sendgrid/events),
+//	                      with IMPAGOS_SENDGRID_WEBHOOK_KEY (or _FILE), IMPAGOS_MAIL_EVENTS_UNSIGNED and
+//	                      IMPAGOS_MAIL_CONFIRM_GRACE (default 30m): settling e-mails whose sending was cut
+//	                      short (see internal/mailevents)
 //	IMPAGOS_RETAILER_NAME, _TAX_ID, _ADDRESS, _PHONE, _EMAIL, _IBAN: the retailer printed in every notice
 //	IMPAGOS_PAYLOAD_KEY   (or IMPAGOS_PAYLOAD_KEY_FILE) encrypts what cases send to Temporal;
 //	                      with IMPAGOS_PAYLOAD_PREVIOUS_KEYS, IMPAGOS_CODEC_ADDR (the worker serves the
