@@ -4,7 +4,10 @@
 // middle (the worker killed, the server restarted, the database stopped, the
 // e-mail provider answering 500) and then checks that no case was lost and
 // nothing was done twice: one outbox row per notice, one e-mail per row, one
-// cut and one reconnection per supply point cut.
+// cut and one reconnection per supply point cut. The e-mail stub reports
+// events of what it accepted to the worker's receiver, signed, as SendGrid's
+// Event Webhook does; an e-mail whose sending a fault cut short is settled from
+// them, so every e-mail must reach the stub exactly once.
 //
 // The tests need IMPAGOS_FAULTS=1, bin/temporal (make up builds it) and the
 // PostgreSQL server binaries; `make test-faults` runs them. They never touch

@@ -645,10 +645,10 @@ type report struct {
 	lost       map[string][]string // invoice → why
 	duplicates int
 	problems   []string // duplicates and anything else wrong, one line each
-	// unconfirmed are e-mails the provider got once whose attempt was cut
-	// short before the ledger heard of it: left 'sending' for a clerk, not
-	// sent again, not lost.
-	unconfirmed []string
+	// settled counts the e-mails whose sending attempt was cut short and that
+	// the provider's event confirmed; resent, those sent again because the
+	// provider never got them.
+	settled, resent int
 }
 
 func (rep *report) lose(invoice, why string) {
@@ -765,6 +765,15 @@ func (r *run) check(ctx context.Context) (*report, error) {
 		}
 	}
 
+	// How the e-mails whose sending was cut short were settled, as the audit
+	// trail tells: confirmed by their event, or sent again.
+	if err := r.s.db.Pool().QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE detail ? 'released_claim'),
+		       count(*) FILTER (WHERE detail->>'detail' LIKE '%event of%confirms it got it')
+		FROM audit WHERE action = 'delivery'`).Scan(&rep.resent, &rep.settled); err != nil {
+		return nil, err
+	}
+
 	// The distributor: one cut per supply point cut, one reconnection per cut.
 	reqs, err := r.s.db.DistributorRequests(ctx, "")
 	if err != nil {
@@ -834,7 +843,13 @@ func (r *run) checkOutbox(rep *report, c *fcase, rows []store.OutboxRow, accepte
 				rep.dup(n, "%s: %s/%s is not an e-mail but was e-mailed %d time(s)", c.invoice, o.Kind, o.Channel, n)
 			}
 		case o.Status == activities.StatusSending && accepted[o.IdempotencyKey] == 1:
-			rep.unconfirmed = append(rep.unconfirmed, fmt.Sprintf("%s: e-mail %s/%s (outbox #%d)", c.invoice, o.Kind, o.Channel, o.ID))
+			// The customer has it once, but the design says its event settles it.
+			rep.problems = append(rep.problems, fmt.Sprintf("%s: e-mail %s/%s (outbox #%d) received once but left 'sending': %s",
+				c.invoice, o.Kind, o.Channel, o.ID, o.StatusDetail))
+		case o.Status == activities.StatusSending && accepted[o.IdempotencyKey] > 1:
+			n := accepted[o.IdempotencyKey]
+			rep.dup(n-1, "%s: e-mail %s/%s (outbox #%d, key %s) left 'sending' and accepted %d times by the provider; attempts %d",
+				c.invoice, o.Kind, o.Channel, o.ID, o.IdempotencyKey, n, o.Attempts)
 		case o.Status != activities.StatusSent:
 			rep.lose(c.invoice, fmt.Sprintf("e-mail %s/%s (outbox #%d) is %s: %s", o.Kind, o.Channel, o.ID, o.Status, o.StatusDetail))
 		case accepted[o.IdempotencyKey] == 0:

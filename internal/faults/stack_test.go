@@ -1,7 +1,13 @@
 package faults
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +34,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/elega/impagos/internal/mailevents"
 	"github.com/elega/impagos/internal/store"
 	"github.com/elega/impagos/workflows"
 )
@@ -457,6 +464,12 @@ func buildWorker(t *testing.T) string {
 // (IMPAGOS_FAULTS_MAIL_LATENCY, default 100ms); a message counts as accepted
 // once it has arrived whole, even if the sender is gone by the time the answer
 // leaves, as it would at the provider.
+//
+// Like SendGrid's Event Webhook, it reports a processed and a delivered event
+// of every message it accepted, with the message's custom arguments, in
+// batches signed with its key, posted to the worker's receiver every
+// eventEvery; a batch the receiver does not take (the worker is down, its
+// database away) is posted again at the next round, as SendGrid retries.
 type mailStub struct {
 	srv     *httptest.Server
 	latency time.Duration
@@ -468,7 +481,27 @@ type mailStub struct {
 	refused  int            // answered 500
 	invalid  []string       // requests that were not a well-formed send
 	sent     int
+
+	// The events still to post, and how the posting went.
+	eventKey    *ecdsa.PrivateKey
+	events      []map[string]any
+	eventSeq    int
+	posted      int // events the receiver took
+	postFailed  int // posts the receiver refused or missed
+	lastPostErr string
+	stopEvents  context.CancelFunc
+	eventsDone  chan struct{}
+
+	// While holding, requests are held on the way, unread, until dropped:
+	// requests that never reach the provider.
+	holding bool
+	held    []net.Conn
+	dropped int
 }
+
+// eventEvery is how often the stub posts its events: SendGrid batches them
+// for about 30 s; the suite's cases live in seconds.
+const eventEvery = time.Second
 
 func newMailStub(t *testing.T, dir string) *mailStub {
 	t.Helper()
@@ -476,7 +509,11 @@ func newMailStub(t *testing.T, dir string) *mailStub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &mailStub{accepted: map[string]int{}, latency: 100 * time.Millisecond, log: f}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mailStub{accepted: map[string]int{}, latency: 100 * time.Millisecond, log: f, eventKey: key}
 	if v := os.Getenv("IMPAGOS_FAULTS_MAIL_LATENCY"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -489,14 +526,29 @@ func newMailStub(t *testing.T, dir string) *mailStub {
 }
 
 func (m *mailStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if m.hold(w) {
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	var msg struct {
-		CustomArgs map[string]string `json:"custom_args"`
+		CustomArgs       map[string]string `json:"custom_args"`
+		Personalizations []struct {
+			To []struct {
+				Email string `json:"email"`
+			} `json:"to"`
+		} `json:"personalizations"`
 	}
 	if err == nil {
 		err = json.Unmarshal(body, &msg)
 	}
 	status, id := m.receive(r, msg.CustomArgs["outbox_key"], err)
+	if status == http.StatusAccepted {
+		to := ""
+		if len(msg.Personalizations) > 0 && len(msg.Personalizations[0].To) > 0 {
+			to = msg.Personalizations[0].To[0].Email
+		}
+		m.report(id, to, msg.CustomArgs)
+	}
 	time.Sleep(m.latency)
 	switch status {
 	case http.StatusAccepted:
@@ -534,6 +586,164 @@ func (m *mailStub) receive(r *http.Request, key string, err error) (status int, 
 	fmt.Fprintf(m.log, "%s accepted %s as %s (time %d for this key)\n",
 		time.Now().Format("15:04:05.000"), key, id, m.accepted[key])
 	return http.StatusAccepted, id
+}
+
+// hold keeps the request's connection, unread, while the stub is holding, and
+// says whether it did.
+func (m *mailStub) hold(w http.ResponseWriter) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.holding {
+		return false
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	m.held = append(m.held, conn)
+	return true
+}
+
+// droppedCount says how many held requests were dropped in all.
+func (m *mailStub) droppedCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropped
+}
+
+// startHolding holds every request from now on, as a network that stalls.
+func (m *mailStub) startHolding() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.holding = true
+}
+
+// heldNow says how many requests are held.
+func (m *mailStub) heldNow() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.held)
+}
+
+// drop closes the held requests' connections unread, stops holding, and says
+// how many were dropped: their messages never reached the provider.
+func (m *mailStub) drop() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.held)
+	for _, c := range m.held {
+		_ = c.Close()
+	}
+	m.held, m.holding = nil, false
+	m.dropped += n
+	fmt.Fprintf(m.log, "%s dropped %d held request(s) unread\n", time.Now().Format("15:04:05.000"), n)
+	return n
+}
+
+// report queues the events SendGrid reports of a message it accepted.
+func (m *mailStub) report(messageID, to string, args map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	for i, kind := range []string{"processed", "delivered"} {
+		m.eventSeq++
+		e := map[string]any{
+			"email":         to,
+			"timestamp":     now.Unix() + int64(i),
+			"event":         kind,
+			"sg_event_id":   fmt.Sprintf("stub-event-%d", m.eventSeq),
+			"sg_message_id": messageID + ".filter0001.1." + strconv.Itoa(m.eventSeq),
+			"category":      []string{"impagos"},
+		}
+		for k, v := range args {
+			e[k] = v
+		}
+		m.events = append(m.events, e)
+	}
+}
+
+// postEvents posts the queued events to url, signed, every eventEvery until
+// stopped; a batch not taken stays queued for the next round.
+func (m *mailStub) postEvents(url string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopEvents, m.eventsDone = cancel, make(chan struct{})
+	go func() {
+		defer close(m.eventsDone)
+		client := &http.Client{Timeout: 10 * time.Second}
+		tick := time.NewTicker(eventEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			m.mu.Lock()
+			batch := slices.Clone(m.events)
+			m.mu.Unlock()
+			if len(batch) == 0 {
+				continue
+			}
+			err := m.post(ctx, client, url, batch)
+			m.mu.Lock()
+			if err == nil {
+				m.events = m.events[len(batch):]
+				m.posted += len(batch)
+			} else {
+				m.postFailed++
+				m.lastPostErr = err.Error()
+			}
+			m.mu.Unlock()
+		}
+	}()
+}
+
+func (m *mailStub) post(ctx context.Context, client *http.Client, url string, batch []map[string]any) error {
+	body, err := json.Marshal(batch)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if req.Header, err = mailevents.Sign(m.eventKey, body, time.Now()); err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("receiver answered %s", resp.Status)
+	}
+	return nil
+}
+
+// publicKey is the stub's verification key as SendGrid shows one.
+func (m *mailStub) publicKey() (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(&m.eventKey.PublicKey)
+	return base64.StdEncoding.EncodeToString(der), err
+}
+
+// eventStats says how the posting of events went.
+func (m *mailStub) eventStats() (posted, queued, failedPosts int, lastErr string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.posted, len(m.events), m.postFailed, m.lastPostErr
+}
+
+func (m *mailStub) close() {
+	if m.stopEvents != nil {
+		m.stopEvents()
+		<-m.eventsDone
+	}
+	m.drop()
+	m.srv.Close()
+	m.log.Close()
 }
 
 func (m *mailStub) setFailing(v bool) {
@@ -622,6 +832,12 @@ func newStack(t *testing.T, ctx context.Context, name string) *stack {
 		t.Fatal(err)
 	}
 
+	// The worker receives the stub's events as it would SendGrid's, signed.
+	eventsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	publicKey, err := s.mail.publicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.worker = &proc{
 		name: "worker",
 		path: bin,
@@ -632,6 +848,9 @@ func newStack(t *testing.T, ctx context.Context, name string) *stack {
 			"IMPAGOS_TASK_QUEUE="+taskQueue,
 			"SENDGRID_API_KEY="+mailKey,
 			"SENDGRID_HOST="+s.mail.srv.URL,
+			mailevents.EnvAddr+"="+eventsAddr,
+			mailevents.EnvKey+"="+publicKey,
+			mailevents.EnvGrace+"="+confirmGrace.String(),
 		),
 		dir: dir,
 		log: filepath.Join(dir, "worker.log"),
@@ -639,8 +858,15 @@ func newStack(t *testing.T, ctx context.Context, name string) *stack {
 	if err := s.startWorker(); err != nil {
 		t.Fatal(err)
 	}
+	s.mail.postEvents("http://" + eventsAddr + mailevents.Path)
 	return s
 }
+
+// confirmGrace is the workers' IMPAGOS_MAIL_CONFIRM_GRACE: a killed worker's
+// attempt only times out after the delivery's start-to-close timeout (2
+// minutes), so its retry finds the claim older than this anyway, and the
+// stub's events arrive within seconds of the worker's restart.
+const confirmGrace = 20 * time.Second
 
 // startWorker starts the worker and makes sure it did not die at once (a
 // worker that cannot reach Temporal or Postgres exits at start).
@@ -679,8 +905,7 @@ func (s *stack) shutdown() {
 			s.t.Log(err)
 		}
 	}
-	s.mail.srv.Close()
-	s.mail.log.Close()
+	s.mail.close()
 }
 
 // errStopped is returned by a fault's wait when the run is over.
