@@ -24,6 +24,14 @@ type typesAhead struct {
 	i       int
 	pending bool     // row has been taken from a batch and not yet asked for
 	row     typedRow // that row
+	// Batches received by readAhead and not yet reached, the number of the
+	// last row received, and whether the scanner has sent its last batch.
+	queue []typedBatch
+	seen  int
+	ended bool
+	// declared is the last row of the sheet's dimension element, as the
+	// latest batch received has it (0 when unknown).
+	declared int
 }
 
 // typedRow is a row of the worksheet as the type scanner saw it.
@@ -35,8 +43,9 @@ type typedRow struct {
 // typedBatch is some rows in order, then the error that stopped the scanner
 // after them, if any. The channel closes after the last row of the sheet.
 type typedBatch struct {
-	rows []typedRow
-	err  error
+	rows     []typedRow
+	err      error
+	declared int // the sheet's dimension, once the scanner has read it
 }
 
 func newTypesAhead(s *typeScanner) *typesAhead {
@@ -64,7 +73,7 @@ func (a *typesAhead) run() {
 		if !last && len(b.rows) < aheadBatch {
 			continue
 		}
-		b.err = err
+		b.err, b.declared = err, a.s.declaredLastRow()
 		select {
 		case a.batches <- b:
 		case <-a.stop:
@@ -84,7 +93,12 @@ func (a *typesAhead) next() (typedRow, bool, error) {
 		if a.cur.err != nil {
 			return typedRow{}, false, a.cur.err
 		}
-		b, ok := <-a.batches
+		if len(a.queue) > 0 {
+			a.cur, a.i = a.queue[0], 0
+			a.queue = a.queue[1:]
+			continue
+		}
+		b, ok := a.receive()
 		if !ok {
 			return typedRow{}, false, nil
 		}
@@ -92,6 +106,41 @@ func (a *typesAhead) next() (typedRow, bool, error) {
 	}
 	a.i++
 	return a.cur.rows[a.i-1], true, nil
+}
+
+// receive takes the scanner's next batch, false after the last one.
+func (a *typesAhead) receive() (typedBatch, bool) {
+	b, ok := <-a.batches
+	if !ok {
+		a.ended = true
+		return b, false
+	}
+	if n := len(b.rows); n > 0 {
+		a.seen = b.rows[n-1].num
+	}
+	a.declared = b.declared
+	return b, true
+}
+
+// readAhead waits until the scanner has read a row numbered above n, or
+// the end of the sheet. It returns the error that stopped the scanner when
+// it stopped before such a row: the limits it enforces are then broken
+// before excelize would read past row n.
+func (a *typesAhead) readAhead(n int) error {
+	for a.seen <= n && !a.ended {
+		if a.cur.err != nil {
+			return a.cur.err
+		}
+		if k := len(a.queue); k > 0 && a.queue[k-1].err != nil {
+			return a.queue[k-1].err
+		}
+		b, ok := a.receive()
+		if !ok {
+			break
+		}
+		a.queue = append(a.queue, b)
+	}
+	return nil
 }
 
 // kinds returns the cell kinds of row n, or nil when the file has no row n

@@ -21,7 +21,8 @@ const maxAmountCents = 1_000_000_00
 
 // clean trims s and collapses the whitespace inside it (no-break spaces
 // included) to single spaces, dropping the zero-width characters that
-// copy-pasting leaves behind.
+// copy-pasting leaves behind. Control characters (a cell may hold any,
+// written _x0000_ and the like) count as spaces: the database refuses NUL.
 func clean(s string) string {
 	if s == "" {
 		return ""
@@ -30,6 +31,9 @@ func clean(s string) string {
 		switch r {
 		case '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff':
 			return -1
+		}
+		if unicode.IsControl(r) {
+			return ' '
 		}
 		return r
 	}, s)

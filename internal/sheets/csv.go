@@ -2,6 +2,7 @@ package sheets
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -40,15 +41,21 @@ func (b *csvBook) rows(sheet string) (rowIter, error) {
 	}
 	b.used = true
 	br := bufio.NewReaderSize(b.rc, 64<<10)
-	if bom, _ := br.Peek(3); string(bom) == "\ufeff" {
+	switch head, _ := br.Peek(3); {
+	case string(head) == "\ufeff":
 		br.Discard(3)
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return nil, &fileError{fmt.Sprintf(`%s is UTF-16 text ("Texto Unicode"), not a CSV export; save it from Excel as "CSV UTF-8 (delimitado por comas)" or as .xlsx`, b.display), ErrNotWorkbook}
 	}
-	r := csv.NewReader(br)
+	in := &budgetReader{r: br}
+	r := csv.NewReader(in)
 	r.Comma = ';'
 	r.FieldsPerRecord = -1 // rows may be ragged, like a sheet's
 	r.LazyQuotes = true
 	r.ReuseRecord = true
-	return &csvRows{r: r, display: b.display}, nil
+	c := &csvRows{r: r, in: in, display: b.display}
+	c.budget()
+	return c, nil
 }
 
 // csvRows numbers rows by the line a record starts on, which is the row
@@ -57,9 +64,16 @@ func (b *csvBook) rows(sheet string) (rowIter, error) {
 // is an empty row.
 type csvRows struct {
 	r       *csv.Reader
+	in      *budgetReader // what r reads, to bound a record's bytes
 	display string
 	cur     rowData
 	e       error
+}
+
+// budget lets the reader take one more record of at most maxRowBytes (and
+// a little of what encoding/csv reads ahead), within maxUnzipped in all.
+func (c *csvRows) budget() {
+	c.in.limit = min(c.r.InputOffset()+maxRowBytes+64<<10, maxUnzipped)
 }
 
 func (c *csvRows) next() bool {
@@ -70,13 +84,28 @@ func (c *csvRows) next() bool {
 	if errors.Is(err, io.EOF) {
 		return false
 	}
+	if errors.Is(err, errOverBudget) {
+		if c.in.limit >= maxUnzipped {
+			c.e = &fileError{fmt.Sprintf("%s is larger than %d MB, the most a file may hold here; split the export", c.display, maxUnzipped>>20), ErrTooLarge}
+		} else {
+			c.e = &fileError{fmt.Sprintf("%s: the row after line %d is longer than %d MB, which no row of an export is: the file is damaged or not a CSV export", c.display, c.cur.num, maxRowBytes>>20), ErrTooLarge}
+		}
+		return false
+	}
 	if err != nil {
 		c.e = fmt.Errorf("%s: %w", c.display, err)
 		return false
 	}
+	c.budget()
 	c.cur.num, _ = c.r.FieldPos(0)
 	c.cur.vals = c.cur.vals[:0]
 	for _, f := range rec {
+		if strings.IndexByte(f, 0) >= 0 {
+			// Text never holds NUL; a binary file or UTF-16 text does, and
+			// the database refuses it.
+			c.e = &fileError{fmt.Sprintf("%s: line %d holds a NUL byte: the file is binary or UTF-16 text, not a CSV export; save it from Excel as \"CSV UTF-8 (delimitado por comas)\"", c.display, c.cur.num), ErrNotWorkbook}
+			return false
+		}
 		c.cur.vals = append(c.cur.vals, decodeText(f))
 	}
 	c.cur.kinds = nil // every field is text
@@ -86,6 +115,7 @@ func (c *csvRows) next() bool {
 func (c *csvRows) row() rowData { return c.cur }
 func (c *csvRows) err() error   { return c.e }
 func (c *csvRows) close() error { return nil }
+func (c *csvRows) lastRow() int { return 0 }
 
 // decodeText returns s as UTF-8: unchanged when it already is, else read as
 // Windows-1252, the code page of Excel's CSV on a Spanish Windows. A

@@ -9,17 +9,53 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/richardlehane/mscfb"
 )
 
-// Limits of what a workbook may unpack to. A zip bomb (a small file that
-// inflates to gigabytes) fails with a clear error instead of filling memory
-// or disk; a 100,000-row TRADE export unpacks to about 60 MB.
+// Limits of what a file may hold. Each is far above what a real export
+// needs, and each bounds the time and memory a read takes whatever the file
+// holds: a zip bomb, a million rows, a text repeated in every cell or XML
+// nested a million deep gets an error naming the limit, not an import that
+// fills memory or runs for hours.
 const (
-	// maxUnzipped is the most all the parts of a workbook may unpack to.
+	// maxUnzipped is the most all the parts of a workbook may unpack to, and
+	// the largest CSV file read. A 100,000-row TRADE export unpacks to about
+	// 60 MB.
 	maxUnzipped = 512 << 20
 	// maxInMemoryPart is the size above which excelize keeps a worksheet or
-	// the shared strings in a temporary file instead of in memory.
+	// the shared strings in a temporary file instead of in memory; the other
+	// parts it reads (workbook, relationships, content types) may not be
+	// larger.
 	maxInMemoryPart = 4 << 20
+	// maxInMemoryParts is the most the parts excelize keeps in memory may
+	// take together.
+	maxInMemoryParts = 64 << 20
+	// maxRows is the most rows a sheet may have below its header (records,
+	// in a CSV): five times the largest export of the deployment guide, and
+	// about 25 seconds of reading. A larger export is split into several
+	// files, which the imports take one after the other.
+	maxRows = 500_000
+	// maxRowBytes is the most XML a worksheet row may take, counting the
+	// shared texts its cells refer to (a CSV line: its bytes). 16 columns of
+	// 32,767 characters, the most an Excel cell holds, take 2 MB at most.
+	maxRowBytes = 4 << 20
+	// maxSharedString is the most XML one shared text may take: Excel's
+	// 32,767 characters, each written as an escape (_xHHHH_), take 230 KB.
+	maxSharedString = 256 << 10
+	// maxSharedStrings is the most shared texts a workbook may hold: eight
+	// for each of maxRows rows. excelize keeps about 50 bytes for each.
+	maxSharedStrings = 4_000_000
+	// maxTextWork bounds the work of turning a sheet's cells into text: the
+	// bytes of each text times one plus the escapes (_xHHHH_) in it, counted
+	// once for every cell that shows it. excelize undoes escapes in time
+	// that grows with their number times the text's length, and resolves a
+	// shared text again for every cell that refers to it, so a small sheet
+	// whose cells all show one long escaped text could take hours.
+	maxTextWork = 1 << 30
+	// maxDepth is how deep XML elements may nest; a worksheet nests about
+	// eight deep. The XML decoder excelize uses keeps every open element.
+	maxDepth = 64
 )
 
 // Errors a caller may want to tell apart; the errors returned wrap them
@@ -29,8 +65,12 @@ var (
 	ErrLegacyWorkbook = errors.New("legacy or password-protected workbook")
 	// ErrNotWorkbook: the file is neither an .xlsx workbook nor a CSV export.
 	ErrNotWorkbook = errors.New("not an Excel workbook")
-	// ErrTooLarge: the workbook unpacks to more than the limit.
+	// ErrTooLarge: the file, or a part, row or text of it, is beyond the
+	// limits above.
 	ErrTooLarge = errors.New("workbook too large")
+	// ErrTooManyRows: the sheet read has more than maxRows rows below its
+	// header.
+	ErrTooManyRows = errors.New("too many rows")
 )
 
 // fileError is an error about the file as a whole, worded for the clerk.
@@ -50,6 +90,30 @@ func legacyError(path string, byExtension bool) error {
 	// An .xlsx protected by a password is stored in the same OLE2 container
 	// as an .xls; telling them apart would mean reading that container.
 	return &fileError{fmt.Sprintf("%s is a password-protected or legacy Excel 97-2003 workbook: remove the password, or %s", path, fix), ErrLegacyWorkbook}
+}
+
+func passwordError(path string) error {
+	return &fileError{fmt.Sprintf(`%s is protected by a password: open it in Excel, remove the password ("Archivo" → "Información" → "Proteger libro" → "Cifrar con contraseña", left empty) and save it again`, path), ErrLegacyWorkbook}
+}
+
+// encrypted reports whether an OLE2 file is an .xlsx encrypted with a
+// password: Excel stores it as a stream named EncryptedPackage. Only the
+// directory of the container is read, and only of a file small enough for
+// that directory to be small too.
+func encrypted(ra io.ReaderAt, size int64) bool {
+	if size > maxInMemoryParts {
+		return false
+	}
+	doc, err := mscfb.New(io.NewSectionReader(ra, 0, size))
+	if err != nil {
+		return false
+	}
+	for e, err := doc.Next(); err == nil; e, err = doc.Next() {
+		if e.Name == "EncryptedPackage" {
+			return true
+		}
+	}
+	return false
 }
 
 func notWorkbookError(path, why string) error {
@@ -116,6 +180,10 @@ type rowIter interface {
 	row() rowData
 	err() error
 	close() error
+	// lastRow is the last row the sheet says it has (a worksheet's
+	// dimension), or 0 when it says nothing. It may be known only once the
+	// first rows are read.
+	lastRow() int
 }
 
 // openBook opens path as a CSV export when its name ends in .csv (and its
@@ -141,8 +209,9 @@ func openBook(path string) (book, error) {
 		}
 		return newCSVBook(path, f), nil
 	}
+	err = checkMagic(path, head, f)
 	f.Close()
-	if err := checkMagic(path, head); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return openXLSX(path, path)
@@ -173,7 +242,7 @@ func openBookFrom(r io.Reader, name string) (book, error) {
 	}
 	head := make([]byte, len(oleMagic))
 	m, _ := tmp.ReadAt(head, 0)
-	if err := checkMagic(name, head[:m]); err != nil {
+	if err := checkMagic(name, head[:m], tmp); err != nil {
 		removeTmp()
 		return nil, err
 	}
@@ -193,11 +262,16 @@ func openBookFrom(r io.Reader, name string) (book, error) {
 func isCSVName(name string) bool { return strings.EqualFold(filepath.Ext(name), ".csv") }
 
 // checkMagic rejects, by their first bytes and name, the files that are not
-// .xlsx workbooks.
-func checkMagic(path string, head []byte) error {
+// .xlsx workbooks; f is the file, to tell a password-protected workbook.
+func checkMagic(path string, head []byte, f *os.File) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	switch {
 	case bytes.HasPrefix(head, oleMagic):
+		if ext != ".xls" {
+			if fi, err := f.Stat(); err == nil && encrypted(f, fi.Size()) {
+				return passwordError(path)
+			}
+		}
 		return legacyError(path, ext == ".xls")
 	case bytes.HasPrefix(head, zipMagic), bytes.HasPrefix(head, emptyZipMagic):
 		// An .xlsx renamed .xls is still an .xlsx: read it.
@@ -213,6 +287,17 @@ func checkMagic(path string, head []byte) error {
 	default:
 		return notWorkbookError(path, "")
 	}
+}
+
+// tooManyRowsError says that a sheet has more than maxRows rows below its
+// header; declared is the last row the sheet says it has, or 0.
+func tooManyRowsError(where string, header, declared int) error {
+	has := fmt.Sprintf("more than %d rows", maxRows)
+	if declared > 0 {
+		has = fmt.Sprintf("%d rows", declared-header)
+	}
+	return &fileError{fmt.Sprintf("%s has %s below its header row, more than the %d a file may have here; split the export into files of at most %d rows and import them one after the other",
+		where, has, maxRows, maxRows), ErrTooManyRows}
 }
 
 func tooLargeError(path string) error {

@@ -105,14 +105,31 @@ func findHeader(b book, sheet string, l layout) (*sheetRead, error) {
 
 func (s *sheetRead) close() error { return s.it.close() }
 
+// where names the sheet in messages: the file, and the sheet of a workbook.
+func (s *sheetRead) where() string {
+	if _, csv := s.b.(*csvBook); csv {
+		return s.b.name()
+	}
+	return fmt.Sprintf("%s: sheet %q", s.b.name(), s.sheet)
+}
+
 // each calls handle for every row below the header that has something in
 // one of the columns read. Empty rows, and rows that repeat the header,
 // count as read and skipped when a row with data follows them; the empty
 // rows at the end of a sheet (often just formatting) are not rows of the
 // export.
+//
+// A sheet with more than maxRows rows below its header is refused: before
+// the first row when its dimension says so, else at the row past the limit.
 func (s *sheetRead) each(opts Options, rep *Report, handle func(r rowData) error) error {
-	empty := 0
+	if last := s.it.lastRow(); last-s.h.row > maxRows {
+		return tooManyRowsError(s.where(), s.h.row, last)
+	}
+	empty, below := 0, 0
 	for s.it.next() {
+		if below++; below > maxRows {
+			return tooManyRowsError(s.where(), s.h.row, 0)
+		}
 		r := s.it.row()
 		if s.blank(r) {
 			empty++

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"strconv"
@@ -25,16 +26,23 @@ import (
 // the zip and keeps only the t attribute of each cell (typeScanner below).
 // Both stream, so memory stays bounded; the price is reading the worksheet
 // XML twice, which the type scanner does in a goroutine of its own a few
-// hundred rows ahead (typesAhead), on another core when there is one.
+// hundred rows ahead (typesAhead), on another core when there is one. The
+// scanner enforces the limits of open.go on each row before excelize reads
+// it, so excelize only ever reads XML found within them.
 type xlsxBook struct {
 	display       string // the name used in messages
 	removeOnClose string // a temporary copy to delete on close
 
-	f      *excelize.File
-	zr     *zip.ReadCloser
-	order  []string          // sheet names in workbook order
-	parts  map[string]string // sheet name → worksheet part in the zip
-	is1904 bool
+	f        *excelize.File
+	excel    string // the copy of the package excelize reads (see excelizeCopy)
+	zr       *zip.ReadCloser
+	wbPath   string            // the workbook part
+	relsPath string            // its relationships
+	order    []string          // sheet names in workbook order
+	parts    map[string]string // sheet name → worksheet part in the zip
+	is1904   bool
+	// shared is the text work (see maxTextWork) of each shared text.
+	shared []uint32
 }
 
 func openXLSX(filePath, display string) (*xlsxBook, error) {
@@ -51,16 +59,27 @@ func openXLSX(filePath, display string) (*xlsxBook, error) {
 		zr.Close()
 		return nil, err
 	}
-	b.f, err = excelize.OpenFile(filePath, excelize.Options{
+	if err := b.readSharedStrings(); err != nil {
+		zr.Close()
+		return nil, err
+	}
+	if b.excel, err = b.excelizeCopy(); err != nil {
+		zr.Close()
+		return nil, err
+	}
+	b.f, err = excelize.OpenFile(b.excel, excelize.Options{
 		UnzipSizeLimit:    maxUnzipped,
 		UnzipXMLSizeLimit: maxInMemoryPart,
 	})
 	if err != nil {
 		zr.Close()
+		os.Remove(b.excel)
 		if errors.Is(err, excelize.ErrWorkbookFileFormat) {
 			return nil, legacyError(display, false)
 		}
-		return nil, notWorkbookError(display, err.Error())
+		// The parts were inflated to open it: one did not match its
+		// checksum or its declared size, or did not inflate.
+		return nil, notWorkbookError(display, "it is damaged ("+err.Error()+")")
 	}
 	return b, nil
 }
@@ -83,6 +102,71 @@ func (b *xlsxBook) checkPackage() error {
 		return notWorkbookError(b.display, "it is a zip archive but not an Office document")
 	}
 	return nil
+}
+
+// excelizeCopy writes the copy of the package that excelize opens, with only
+// the parts a read needs: content types, relationships, workbook, worksheets
+// and shared strings. excelize parses the styles, the theme and the
+// calculation chain whole when it opens a workbook, and a few kilobytes of
+// those can unpack to gigabytes of structs; the readers need none of them
+// (values are read raw, dates from their serial number). The parts are
+// copied still compressed.
+func (b *xlsxBook) excelizeCopy() (string, error) {
+	keep := map[string]bool{
+		"[content_types].xml":       true,
+		"_rels/.rels":               true,
+		strings.ToLower(b.wbPath):   true,
+		strings.ToLower(b.relsPath): true,
+		strings.ToLower(sharedPart): true,
+	}
+	for _, p := range b.parts {
+		keep[strings.ToLower(p)] = true
+	}
+	tmp, err := os.CreateTemp("", "sheets-*.xlsx")
+	if err != nil {
+		return "", err
+	}
+	fail := func(err error) (string, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	zw := zip.NewWriter(tmp)
+	var inMemory uint64
+	for _, f := range b.zr.File {
+		name := strings.ToLower(strings.ReplaceAll(f.Name, `\`, "/"))
+		if !keep[name] {
+			continue
+		}
+		// A part named twice: keep the first, the one zipPart finds and
+		// the scanners check.
+		keep[name] = false
+		// excelize keeps the parts in memory, except the shared strings and
+		// the worksheets named xl/worksheets/sheet… above maxInMemoryPart.
+		streamed := name == strings.ToLower(sharedPart) || strings.HasPrefix(name, "xl/worksheets/sheet")
+		size := f.UncompressedSize64
+		if !streamed && size > maxInMemoryPart {
+			return fail(&fileError{fmt.Sprintf("%s: its part %s unpacks to %d MB, more than the %d MB such a part may take here; open the file in Excel and save it again",
+				b.display, f.Name, size>>20, maxInMemoryPart>>20), ErrTooLarge})
+		}
+		if !streamed || size <= maxInMemoryPart {
+			if inMemory += size; inMemory > maxInMemoryParts {
+				return fail(&fileError{fmt.Sprintf("%s: its workbook, relationships and small worksheets unpack to more than %d MB, the most read into memory here; split the export",
+					b.display, maxInMemoryParts>>20), ErrTooLarge})
+			}
+		}
+		if err := zw.Copy(f); err != nil {
+			return fail(notWorkbookError(b.display, "it is damaged ("+err.Error()+")"))
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
 }
 
 // The parts of the package that say where each sheet is.
@@ -127,6 +211,7 @@ func (b *xlsxBook) readWorkbook() error {
 	if err := b.decodePart(relsPath, &rels); err != nil {
 		return notWorkbookError(b.display, "it has no readable workbook relationships ("+err.Error()+")")
 	}
+	b.wbPath, b.relsPath = wbPath, relsPath
 	targets := make(map[string]string, len(rels.Rels))
 	for _, r := range rels.Rels {
 		t := r.Target
@@ -170,6 +255,67 @@ func (b *xlsxBook) decodePart(name string, v any) error {
 	return xml.NewDecoder(io.LimitReader(rc, maxInMemoryPart)).Decode(v)
 }
 
+// sharedPart is where excelize looks for the shared strings, whatever the
+// relationships say.
+const sharedPart = "xl/sharedStrings.xml"
+
+// readSharedStrings checks the shared strings part against the limits (the
+// number of texts, the size and nesting of each) and notes the text work of
+// each, which the type scanner charges to every cell that shows it.
+func (b *xlsxBook) readSharedStrings() error {
+	zf := zipPart(&b.zr.Reader, sharedPart)
+	if zf == nil {
+		return nil
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return notWorkbookError(b.display, "its shared texts cannot be read ("+err.Error()+")")
+	}
+	defer rc.Close()
+	s := newXMLScan(rc, maxSharedString)
+	var start int64
+	inItem := false
+	for {
+		t := &s.tag
+		err := s.nextTag(t)
+		if err == io.EOF {
+			return nil
+		}
+		n := len(b.shared) + 1 // the text being read, 1-based
+		switch {
+		case errors.Is(err, errOverBudget):
+			return &fileError{fmt.Sprintf("%s: its shared text number %d is larger than %d KB, more than an Excel cell holds; the file is damaged or was not written by a spreadsheet program",
+				b.display, n, maxSharedString>>10), ErrTooLarge}
+		case err != nil:
+			return fmt.Errorf("%s: its shared texts are damaged at text number %d: %w", b.display, n, err)
+		}
+		// The texts are the si elements of the root; excelize reads an si
+		// inside another as part of it.
+		if string(t.name) != "si" || t.depth != 2 {
+			continue
+		}
+		switch {
+		case !t.end && len(b.shared) == maxSharedStrings:
+			return &fileError{fmt.Sprintf("%s holds more than %d shared texts, the most a workbook may hold here; split the export",
+				b.display, maxSharedStrings), ErrTooLarge}
+		case !t.end && t.selfClosing:
+			b.shared = append(b.shared, 0)
+			s.budget(maxSharedString)
+		case !t.end:
+			inItem, start = true, s.pos()
+			s.escapes, s.countEscapes = 0, true
+		case inItem:
+			b.shared = append(b.shared, uint32(min(textWork(s.pos()-start, s.escapes), math.MaxUint32)))
+			inItem, s.countEscapes = false, false
+			s.budget(maxSharedString)
+		}
+	}
+}
+
+// textWork is the work of turning a text into a cell value (see
+// maxTextWork).
+func textWork(bytes int64, escapes int) int64 { return bytes * (1 + int64(escapes)) }
+
 func (b *xlsxBook) name() string     { return b.display }
 func (b *xlsxBook) sheets() []string { return b.order }
 func (b *xlsxBook) date1904() bool   { return b.is1904 }
@@ -179,8 +325,11 @@ func (b *xlsxBook) close() error {
 	if cerr := b.zr.Close(); err == nil {
 		err = cerr
 	}
-	if b.removeOnClose != "" {
-		if rerr := os.Remove(b.removeOnClose); err == nil {
+	for _, tmp := range []string{b.excel, b.removeOnClose} {
+		if tmp == "" {
+			continue
+		}
+		if rerr := os.Remove(tmp); err == nil {
 			err = rerr
 		}
 	}
@@ -205,7 +354,7 @@ func (b *xlsxBook) rows(sheet string) (rowIter, error) {
 		rc.Close()
 		return nil, fmt.Errorf("%s: sheet %q: %w", b.display, sheet, err)
 	}
-	return &xlsxRows{sheet: sheet, display: b.display, rows: rows, types: newTypesAhead(newTypeScanner(rc))}, nil
+	return &xlsxRows{sheet: sheet, display: b.display, rows: rows, types: newTypesAhead(newTypeScanner(rc, b.shared))}, nil
 }
 
 // xlsxRows walks excelize's iterator and the type scanner side by side.
@@ -223,9 +372,18 @@ func (x *xlsxRows) next() bool {
 	if x.e != nil {
 		return false
 	}
+	// excelize reads the start of the following row with each row, so the
+	// scanner must have read past the row after the next before excelize
+	// reads on: excelize then never reads what the scanner has not found
+	// within the limits.
+	if err := x.types.readAhead(x.cur.num + 1); err != nil {
+		x.e = x.scanError(err)
+		return false
+	}
 	if !x.rows.Next() {
-		x.e = x.rows.Error()
-		if x.e == nil {
+		if err := x.rows.Error(); err != nil {
+			x.e = fmt.Errorf("%s: sheet %q after row %d: %w", x.display, x.sheet, x.cur.num, err)
+		} else {
 			x.e = x.checkEnd()
 		}
 		return false
@@ -242,11 +400,19 @@ func (x *xlsxRows) next() bool {
 	}
 	kinds, err := x.types.kinds(x.cur.num)
 	if err != nil {
-		x.e = fmt.Errorf("%s: sheet %q is damaged at row %d: %w", x.display, x.sheet, x.cur.num, err)
+		x.e = x.scanError(err)
 		return false
 	}
 	x.cur.vals, x.cur.kinds = vals, kinds
 	return true
+}
+
+// scanError words an error of the type scanner, which names the row.
+func (x *xlsxRows) scanError(err error) error {
+	if errors.Is(err, ErrTooLarge) {
+		return fmt.Errorf("%s: sheet %q: %w", x.display, x.sheet, err)
+	}
+	return fmt.Errorf("%s: sheet %q is damaged: %w", x.display, x.sheet, err)
 }
 
 // checkEnd makes sure excelize stopped at the end of the worksheet: its
@@ -257,7 +423,7 @@ func (x *xlsxRows) checkEnd() error {
 	next, err := x.types.after(x.cur.num)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%s: sheet %q is damaged after row %d: %w", x.display, x.sheet, x.cur.num, err)
+		return x.scanError(err)
 	case next > 0:
 		return x.damaged(next)
 	}
@@ -270,6 +436,7 @@ func (x *xlsxRows) damaged(next int) error {
 
 func (x *xlsxRows) row() rowData { return x.cur }
 func (x *xlsxRows) err() error   { return x.e }
+func (x *xlsxRows) lastRow() int { return x.types.declared }
 
 func (x *xlsxRows) close() error {
 	err := x.rows.Close()
@@ -281,7 +448,10 @@ func (x *xlsxRows) close() error {
 
 // typeScanner reads a worksheet part and reports, row by row, the type of
 // each cell, numbering rows and columns as excelize does: from the r
-// attributes when present, else one after the previous.
+// attributes when present, else one after the previous. On the way it
+// enforces the limits of open.go: the bytes of each row, counting the shared
+// texts its cells show; the text work of the sheet; the nesting depth; the
+// columns of a row; rows numbered in order and within Excel's last row.
 //
 // It scans the bytes for tags rather than going through encoding/xml, which
 // keeps the second pass cheap (about a sixth of excelize's time on a
@@ -290,8 +460,9 @@ func (x *xlsxRows) close() error {
 // sections and processing instructions like any XML reader. It does not
 // validate the XML; excelize does, and checkEnd notices when it gave up.
 type typeScanner struct {
-	rc io.ReadCloser
-	br *bufio.Reader
+	*xmlScan
+	rc     io.ReadCloser
+	shared []uint32 // text work of each shared text
 
 	pending     bool // a row has been read ahead and not yet asked for
 	num         int  // number of the row read ahead
@@ -299,15 +470,32 @@ type typeScanner struct {
 	lastRow     int
 	inSheetData bool
 	finished    bool
-	tag         tag
-	attrName    []byte
+	dimension   string // the ref of the dimension element: "A1:N1000"
+	work        int64  // text work of the rows read so far
+
+	// The row and cell being read.
+	inRow      bool
+	col        int
+	inCell     bool
+	cellShared bool // a t="s" cell: its value is the index of a shared text
+	cellStart  int64
 }
 
-func newTypeScanner(rc io.ReadCloser) *typeScanner {
-	return &typeScanner{rc: rc, br: bufio.NewReaderSize(rc, 64<<10)}
+func newTypeScanner(rc io.ReadCloser, shared []uint32) *typeScanner {
+	return &typeScanner{xmlScan: newXMLScan(rc, maxRowBytes), rc: rc, shared: shared}
 }
 
 func (s *typeScanner) close() error { return s.rc.Close() }
+
+// declaredLastRow is the last row of the sheet's dimension element, or 0
+// when it has none (yet).
+func (s *typeScanner) declaredLastRow() int {
+	ref := s.dimension[strings.LastIndexByte(s.dimension, ':')+1:]
+	if _, row, err := excelize.CellNameToCoordinates(ref); err == nil {
+		return row
+	}
+	return 0
+}
 
 // kinds returns the cell kinds of row n, or nil when the file has no row n
 // (excelize then yields an empty row). Rows must be asked for in order.
@@ -330,7 +518,6 @@ func (s *typeScanner) kinds(n int) ([]cellKind, error) {
 // advance reads the next row element and the types of its cells into buf.
 func (s *typeScanner) advance() error {
 	s.pending = false
-	inRow, col := false, 0
 	for {
 		t := &s.tag
 		if err := s.nextTag(t); err == io.EOF {
@@ -340,67 +527,249 @@ func (s *typeScanner) advance() error {
 			}
 			return nil // no sheetData at all: a chart sheet, say
 		} else if err != nil {
-			return fmt.Errorf("reading cell types: %w", err)
+			return s.readError(err)
 		}
-		switch {
-		case !t.end && string(t.name) == "sheetData":
+		switch name := string(t.name); {
+		case !t.end && name == "dimension":
+			s.dimension = t.ref
+		case !t.end && name == "sheetData":
 			// <sheetData/> is an empty sheet.
 			s.inSheetData, s.finished = !t.selfClosing, t.selfClosing
 			if s.finished {
 				return nil
 			}
-		case !t.end && string(t.name) == "row":
-			inRow, col = true, 0
-			s.buf = s.buf[:0]
-			s.num = s.lastRow + 1
-			if t.r != "" {
-				n, err := strconv.Atoi(t.r)
-				if err != nil {
-					return fmt.Errorf("row number %q: %w", t.r, err)
-				}
-				s.num = n
+		case !t.end && name == "row":
+			if err := s.startRow(t); err != nil {
+				return err
 			}
-			s.lastRow = s.num
 			if t.selfClosing {
-				s.pending = true
+				s.endRow()
 				return nil
 			}
-		case !t.end && string(t.name) == "c" && inRow:
-			col++
-			if t.r != "" {
-				c, _, err := excelize.CellNameToCoordinates(t.r)
-				if err != nil {
-					return err
-				}
-				col = c
+		case !t.end && name == "c" && s.inRow:
+			if err := s.startCell(t); err != nil {
+				return err
 			}
-			for len(s.buf) < col {
-				s.buf = append(s.buf, kindText)
+		case !t.end && name == "v" && s.inCell && s.cellShared && !t.selfClosing:
+			if err := s.sharedValue(); err != nil {
+				return err
 			}
-			s.buf[col-1] = kindOf(t.t)
-		case t.end && string(t.name) == "row":
-			s.pending = true
+		case t.end && name == "c" && s.inCell:
+			if err := s.endCell(); err != nil {
+				return err
+			}
+		case t.end && name == "row" && s.inRow:
+			s.endRow()
 			return nil
-		case t.end && string(t.name) == "sheetData":
+		case t.end && name == "sheetData":
 			s.finished, s.inSheetData = true, false
-			return nil
+			return s.drain()
 		}
 	}
 }
 
-// tag is a start or end tag: its local name (without namespace prefix) and,
-// for row and c start tags, their r and t attributes.
+// drain reads the rest of the part, which makes the zip reader check it
+// against its checksum and declared size: excelize reads the parts it keeps
+// in memory without looking at that error.
+func (s *typeScanner) drain() error {
+	s.in.limit = maxUnzipped
+	if _, err := io.Copy(io.Discard, s.br); err != nil {
+		return fmt.Errorf("after row %d: %w", s.lastRow, err)
+	}
+	return nil
+}
+
+func (s *typeScanner) startRow(t *tag) error {
+	num := s.lastRow + 1
+	if t.r != "" {
+		n, err := strconv.Atoi(t.r)
+		if err != nil {
+			return fmt.Errorf("row number %q: %w", t.r, err)
+		}
+		num = n
+	}
+	switch {
+	case num <= s.lastRow:
+		return fmt.Errorf("row %d comes after row %d", num, s.lastRow)
+	case num > excelize.TotalRows:
+		return fmt.Errorf("row %d is beyond Excel's last row, %d", num, excelize.TotalRows)
+	}
+	s.lastRow, s.num = num, num
+	s.buf = s.buf[:0]
+	s.inRow, s.col = true, 0
+	return nil
+}
+
+func (s *typeScanner) startCell(t *tag) error {
+	s.col++
+	if t.r != "" {
+		c, _, err := excelize.CellNameToCoordinates(t.r)
+		if err != nil {
+			return fmt.Errorf("row %d: %w", s.num, err)
+		}
+		s.col = c
+	}
+	if s.col > excelize.MaxColumns {
+		return fmt.Errorf("row %d has more than %d columns, Excel's last column", s.num, excelize.MaxColumns)
+	}
+	for len(s.buf) < s.col {
+		s.buf = append(s.buf, kindText)
+	}
+	s.buf[s.col-1] = kindOf(t.t)
+	if !t.selfClosing {
+		s.inCell, s.cellShared, s.cellStart = true, t.t == "s", s.pos()
+		s.escapes, s.countEscapes = 0, true
+	}
+	return nil
+}
+
+// sharedValue reads the index a shared-text cell holds and charges the
+// text's work to the row and the sheet.
+func (s *typeScanner) sharedValue() error {
+	v, err := s.br.ReadSlice('<')
+	if err != nil {
+		// An index longer than the buffer is damage excelize reports.
+		return s.readError(err)
+	}
+	i, err := strconv.Atoi(strings.TrimSpace(string(v[:len(v)-1])))
+	s.br.UnreadByte()
+	if err != nil || i < 0 || i >= len(s.shared) {
+		return nil // excelize reports a bad index
+	}
+	return s.charge(int64(s.shared[i]))
+}
+
+func (s *typeScanner) endCell() error {
+	s.inCell, s.countEscapes = false, false
+	if s.cellShared {
+		return nil
+	}
+	// The cell's own bytes count in the row already: charge the rest.
+	size := s.pos() - s.cellStart
+	if err := s.charge(textWork(size, s.escapes) - size); err != nil {
+		return err
+	}
+	s.work += size
+	return s.checkWork()
+}
+
+// charge counts text work of the current row beyond its XML: against the
+// row's budget of bytes, and the sheet's.
+func (s *typeScanner) charge(work int64) error {
+	if s.in.limit -= work; s.pos() > s.in.limit {
+		return s.tooLarge()
+	}
+	s.work += work
+	return s.checkWork()
+}
+
+func (s *typeScanner) checkWork() error {
+	if s.work > maxTextWork {
+		return &fileError{fmt.Sprintf("the text of its cells up to row %d takes more than %d MB to read (long texts, or texts with many _xHHHH_ escapes, shown in many cells); the file is not an export",
+			s.num, maxTextWork>>20), ErrTooLarge}
+	}
+	return nil
+}
+
+func (s *typeScanner) endRow() {
+	s.pending = true
+	s.inRow, s.inCell, s.countEscapes = false, false, false
+	s.budget(maxRowBytes)
+}
+
+// readError words an error met while reading the part, naming the row.
+func (s *typeScanner) readError(err error) error {
+	switch {
+	case errors.Is(err, errOverBudget):
+		return s.tooLarge()
+	case errors.Is(err, errTooDeep):
+		return fmt.Errorf("row %d: %w", s.rowNum(), err)
+	}
+	return fmt.Errorf("row %d: reading cell types: %w", s.rowNum(), err)
+}
+
+func (s *typeScanner) tooLarge() error {
+	return &fileError{fmt.Sprintf("row %d is larger than %d MB, counting the shared texts it shows; no row of an export is: the file is damaged or not an export",
+		s.rowNum(), maxRowBytes>>20), ErrTooLarge}
+}
+
+// rowNum is the row being read, or the next one between rows.
+func (s *typeScanner) rowNum() int {
+	if s.inRow {
+		return s.num
+	}
+	return s.lastRow + 1
+}
+
+// xmlScan reads the tags of an XML part, streaming, and stops on a
+// budget of bytes that its user sets (see budget) and on elements nested
+// beyond maxDepth.
+type xmlScan struct {
+	in  *budgetReader
+	br  *bufio.Reader
+	tag tag
+
+	depth    int
+	attrName []byte
+	// When countEscapes is set, escapes counts the _xHHHH_ escapes (or
+	// what may be one) in the text read.
+	countEscapes bool
+	escapes      int
+}
+
+func newXMLScan(r io.Reader, budget int64) *xmlScan {
+	in := &budgetReader{r: r, limit: budget}
+	return &xmlScan{in: in, br: bufio.NewReaderSize(in, 64<<10)}
+}
+
+// pos is the offset in the part of the next byte to read.
+func (s *xmlScan) pos() int64 { return s.in.n - int64(s.br.Buffered()) }
+
+// budget lets the scan read n more bytes from here.
+func (s *xmlScan) budget(n int64) { s.in.limit = s.pos() + n }
+
+// budgetReader fails once more than limit bytes were read through it: a
+// scan stops early on a row or text that never ends.
+type budgetReader struct {
+	r     io.Reader
+	n     int64 // bytes read so far
+	limit int64
+}
+
+var (
+	errOverBudget = errors.New("over the budget of bytes")
+	errTooDeep    = fmt.Errorf("XML elements nest more than %d deep", maxDepth)
+)
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.n >= b.limit {
+		return 0, errOverBudget
+	}
+	if rest := b.limit - b.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// tag is a start or end tag: its local name (without namespace prefix), its
+// depth (1 for the root) and, for row, c and dimension start tags, their r,
+// t and ref attributes.
 type tag struct {
 	name        []byte
 	end         bool
 	selfClosing bool
-	r, t        string
+	depth       int
+	r, t, ref   string
 }
 
+var escapeMark = []byte("_x")
+
 // nextTag reads up to and including the next start or end tag.
-func (s *typeScanner) nextTag(t *tag) error {
+func (s *xmlScan) nextTag(t *tag) error {
 	for {
-		if err := s.skipPast('<'); err != nil {
+		if err := s.skipText(); err != nil {
 			return err
 		}
 		c, err := s.br.ReadByte()
@@ -419,7 +788,7 @@ func (s *typeScanner) nextTag(t *tag) error {
 			}
 			continue
 		}
-		t.end, t.selfClosing, t.r, t.t = c == '/', false, "", ""
+		t.end, t.selfClosing, t.r, t.t, t.ref = c == '/', false, "", "", ""
 		if !t.end {
 			s.br.UnreadByte()
 		}
@@ -439,14 +808,45 @@ func (s *typeScanner) nextTag(t *tag) error {
 			}
 			t.name = append(t.name, c)
 		}
-		wanted := !t.end && (string(t.name) == "row" || string(t.name) == "c")
-		return s.readAttrs(t, wanted)
+		name := string(t.name)
+		wanted := !t.end && (name == "row" || name == "c" || name == "dimension")
+		if err := s.readAttrs(t, wanted); err != nil {
+			return err
+		}
+		switch {
+		case t.end:
+			t.depth = s.depth
+			s.depth--
+		case t.selfClosing:
+			t.depth = s.depth + 1
+		default:
+			s.depth++
+			t.depth = s.depth
+			if s.depth > maxDepth {
+				return errTooDeep
+			}
+		}
+		return nil
 	}
 }
 
-// readAttrs reads the attributes of a tag up to its '>', keeping r and t
-// when keep is set.
-func (s *typeScanner) readAttrs(t *tag, keep bool) error {
+// skipText reads up to and including the next '<', counting escapes when
+// asked to.
+func (s *xmlScan) skipText() error {
+	for {
+		b, err := s.br.ReadSlice('<')
+		if s.countEscapes {
+			s.escapes += bytes.Count(b, escapeMark)
+		}
+		if err != bufio.ErrBufferFull {
+			return err
+		}
+	}
+}
+
+// readAttrs reads the attributes of a tag up to its '>', keeping r, t and
+// ref when keep is set.
+func (s *xmlScan) readAttrs(t *tag, keep bool) error {
 	name := s.attrName[:0]
 	defer func() { s.attrName = name }()
 	for {
@@ -473,6 +873,8 @@ func (s *typeScanner) readAttrs(t *tag, keep bool) error {
 					t.r = string(val[:len(val)-1])
 				case "t":
 					t.t = string(val[:len(val)-1])
+				case "ref":
+					t.ref = string(val[:len(val)-1])
 				}
 			}
 			name = name[:0]
@@ -490,7 +892,7 @@ func (s *typeScanner) readAttrs(t *tag, keep bool) error {
 
 // skipMarkup skips what follows "<!": a comment, a CDATA section or a
 // declaration.
-func (s *typeScanner) skipMarkup() error {
+func (s *xmlScan) skipMarkup() error {
 	head, _ := s.br.Peek(7)
 	switch {
 	case bytes.HasPrefix(head, []byte("--")):
@@ -504,7 +906,7 @@ func (s *typeScanner) skipMarkup() error {
 }
 
 // skipPast reads up to and including the next byte c.
-func (s *typeScanner) skipPast(c byte) error {
+func (s *xmlScan) skipPast(c byte) error {
 	for {
 		_, err := s.br.ReadSlice(c)
 		if err != bufio.ErrBufferFull {
@@ -516,7 +918,7 @@ func (s *typeScanner) skipPast(c byte) error {
 // skipPastRun reads up to and including the next '>' that follows at least
 // n bytes x: "-->" ends a comment, "]]>" a CDATA section, "?>" a processing
 // instruction.
-func (s *typeScanner) skipPastRun(x byte, n int) error {
+func (s *xmlScan) skipPastRun(x byte, n int) error {
 	run := 0
 	for {
 		c, err := s.br.ReadByte()

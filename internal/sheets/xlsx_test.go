@@ -56,7 +56,7 @@ func referenceKinds(t *testing.T, sheetXML string) map[int][]cellKind {
 // scanKinds reads the cell kinds of a worksheet with the type scanner.
 func scanKinds(t *testing.T, sheetXML string) map[int][]cellKind {
 	t.Helper()
-	s := newTypeScanner(io.NopCloser(strings.NewReader(sheetXML)))
+	s := newTypeScanner(io.NopCloser(strings.NewReader(sheetXML)), nil)
 	out := map[int][]cellKind{}
 	for n := 1; n <= 50; n++ {
 		k, err := s.kinds(n)
@@ -239,7 +239,7 @@ func FuzzTypeScanner(f *testing.F) {
 	f.Add(`<sheetData/>`)
 	f.Add(`<!-- <row> --><![CDATA[<c>]]><?x?><row/>`)
 	f.Fuzz(func(t *testing.T, sheetXML string) {
-		s := newTypeScanner(io.NopCloser(strings.NewReader(sheetXML)))
+		s := newTypeScanner(io.NopCloser(strings.NewReader(sheetXML)), nil)
 		for n := 1; n <= 20; n++ {
 			k, err := s.kinds(n)
 			if err != nil {
