@@ -174,7 +174,7 @@ func (a *Activities) settle(ctx context.Context, it OutboxItem, send func(Outbox
 	if grace <= 0 {
 		grace = DefaultConfirmGrace
 	}
-	// A release is followed by a new claim; a second look is needed only when
+	// A release is followed by a new claim; another look is needed only when
 	// an event or another attempt got there between the two.
 	for range 3 {
 		c := it.Claim
@@ -196,13 +196,16 @@ func (a *Activities) settle(ctx context.Context, it OutboxItem, send func(Outbox
 				"not sent again until its events come through", it.Attempts)
 			return it, quietPoll, nil
 		}
-		released, err := a.Store.Release(ctx, it.ID, it.Attempts, grace, fmt.Sprintf(
-			"claim %d never reached the provider: no event of it within %s while later e-mails had theirs; sent again", it.Attempts, grace))
-		if err != nil {
+		if _, err := a.Store.Release(ctx, it.ID, it.Attempts, grace, fmt.Sprintf(
+			"claim %d never reached the provider: no event of it within %s while later e-mails had theirs; sent again",
+			it.Attempts, grace)); err != nil {
 			return it, 0, err
 		}
+		// Released, it is claimed and sent now. If not (an event came in
+		// between), or if another attempt claimed it first, the row is looked
+		// at again as it stands.
 		next, err := a.Store.Deliver(ctx, it.ID, send)
-		if err != nil || released || next.Status != StatusSending || next.Claim == nil {
+		if err != nil || next.Status != StatusSending || next.Claim == nil {
 			return next, 0, err
 		}
 		it = next
