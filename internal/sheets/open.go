@@ -23,38 +23,32 @@ const (
 	// the largest CSV file read. A 100,000-row TRADE export unpacks to about
 	// 60 MB.
 	maxUnzipped = 512 << 20
-	// maxInMemoryPart is the size above which excelize keeps a worksheet or
-	// the shared strings in a temporary file instead of in memory; the other
-	// parts it reads (workbook, relationships, content types) may not be
-	// larger.
+	// maxInMemoryPart is the most the small parts read whole (workbook,
+	// relationships) may take.
 	maxInMemoryPart = 4 << 20
-	// maxInMemoryParts is the most the parts excelize keeps in memory may
-	// take together.
-	maxInMemoryParts = 64 << 20
+	// maxOLEDirectory is the largest OLE2 file whose directory is read to
+	// tell a password-protected workbook from an Excel 97-2003 one.
+	maxOLEDirectory = 64 << 20
 	// maxRows is the most rows a sheet may have below its header (records,
 	// in a CSV): five times the largest export of the deployment guide, and
 	// about 25 seconds of reading. A larger export is split into several
 	// files, which the imports take one after the other.
 	maxRows = 500_000
 	// maxRowBytes is the most XML a worksheet row may take, counting the
-	// shared texts its cells refer to (a CSV line: its bytes). 16 columns of
+	// shared texts its cells show (a CSV line: its bytes). 16 columns of
 	// 32,767 characters, the most an Excel cell holds, take 2 MB at most.
 	maxRowBytes = 4 << 20
 	// maxSharedString is the most XML one shared text may take: Excel's
 	// 32,767 characters, each written as an escape (_xHHHH_), take 230 KB.
 	maxSharedString = 256 << 10
 	// maxSharedStrings is the most shared texts a workbook may hold: eight
-	// for each of maxRows rows. excelize keeps about 50 bytes for each.
+	// for each of maxRows rows. Each takes four bytes besides its text.
 	maxSharedStrings = 4_000_000
-	// maxTextWork bounds the work of turning a sheet's cells into text: the
-	// bytes of each text times one plus the escapes (_xHHHH_) in it, counted
-	// once for every cell that shows it. excelize undoes escapes in time
-	// that grows with their number times the text's length, and resolves a
-	// shared text again for every cell that refers to it, so a small sheet
-	// whose cells all show one long escaped text could take hours.
-	maxTextWork = 1 << 30
+	// maxSharedBytes is the most all the shared texts may take together,
+	// decoded: a 100,000-row export's take about 10 MB.
+	maxSharedBytes = 128 << 20
 	// maxDepth is how deep XML elements may nest; a worksheet nests about
-	// eight deep. The XML decoder excelize uses keeps every open element.
+	// eight deep.
 	maxDepth = 64
 )
 
@@ -101,7 +95,7 @@ func passwordError(path string) error {
 // directory of the container is read, and only of a file small enough for
 // that directory to be small too.
 func encrypted(ra io.ReaderAt, size int64) bool {
-	if size > maxInMemoryParts {
+	if size > maxOLEDirectory {
 		return false
 	}
 	doc, err := mscfb.New(io.NewSectionReader(ra, 0, size))

@@ -53,21 +53,22 @@ func referenceKinds(t *testing.T, sheetXML string) map[int][]cellKind {
 	}
 }
 
-// scanKinds reads the cell kinds of a worksheet with the type scanner.
+// scanKinds reads the cell kinds of the first 50 rows of a worksheet with
+// the scanner.
 func scanKinds(t *testing.T, sheetXML string) map[int][]cellKind {
 	t.Helper()
-	s := newTypeScanner(io.NopCloser(strings.NewReader(sheetXML)), nil)
+	s := newSheetScanner(io.NopCloser(strings.NewReader(sheetXML)), nil)
 	out := map[int][]cellKind{}
-	for n := 1; n <= 50; n++ {
-		k, err := s.kinds(n)
+	for {
+		ok, err := s.next()
 		if err != nil {
-			t.Fatalf("row %d: %v", n, err)
+			t.Fatalf("after row %d: %v", s.lastRow, err)
 		}
-		if k != nil {
-			out[n] = append([]cellKind{}, k...)
+		if !ok || s.num > 50 {
+			return out
 		}
+		out[s.num] = append([]cellKind{}, s.kinds...)
 	}
-	return out
 }
 
 // trickySheet has what a worksheet may legally hold and the scanner must
@@ -89,7 +90,7 @@ const trickySheet = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 </x:sheetData>
 </x:worksheet>`
 
-func TestTypeScannerMatchesXMLDecoder(t *testing.T) {
+func TestScannerKindsMatchXMLDecoder(t *testing.T) {
 	sheets := map[string]string{"tricky": trickySheet}
 	for _, sample := range []string{"trade_vencimientos_devueltos", "contratos", "pago_facturas_clientes"} {
 		sheets[sample] = sheetPart(t, "testdata/"+sample+".xlsx")
@@ -110,9 +111,9 @@ func TestTypeScannerMatchesXMLDecoder(t *testing.T) {
 	}
 }
 
-// TestTypeScannerAlongsideExcelize reads the tricky worksheet through
-// ReadReturns, which walks excelize's iterator and the scanner together.
-func TestTypeScannerAlongsideExcelize(t *testing.T) {
+// TestTrickySheetThroughReadReturns reads the tricky worksheet the way an
+// import does.
+func TestTrickySheetThroughReadReturns(t *testing.T) {
 	path := replaceSheet(t, writeXLSX(t, []any{"x"}), trickySheet)
 	got, rep := readAllReturns(t, path, Options{})
 	var cents []string
@@ -133,11 +134,11 @@ func TestTypeScannerAlongsideExcelize(t *testing.T) {
 }
 
 // TestDamagedSheet checks that a worksheet whose XML breaks half way is an
-// error, not a short import: excelize's iterator stops there silently.
+// error, not a short import.
 func TestDamagedSheet(t *testing.T) {
 	broken := strings.Replace(trickySheet, "<!-- a comment - with - dashes -->", "<!-- a -- b -->", 1)
 	_, err := ReadReturns(replaceSheet(t, writeXLSX(t, []any{"x"}), broken), Options{}, func(Return) error { return nil })
-	wantErr(t, err, `sheet "Hoja1" is damaged: the rows from 7 on cannot be read`)
+	wantErr(t, err, `sheet "Hoja1" is damaged: row 6: a comment holds "--"`)
 
 	truncated := trickySheet[:strings.Index(trickySheet, `<x:row r="7">`)+20]
 	_, err = ReadReturns(replaceSheet(t, writeXLSX(t, []any{"x"}), truncated), Options{}, func(Return) error { return nil })
@@ -230,23 +231,23 @@ func attr(e xml.StartElement, local string) string {
 	return ""
 }
 
-// FuzzTypeScanner feeds arbitrary bytes to the worksheet type scanner: it
+// FuzzSheetScanner feeds arbitrary bytes to the worksheet scanner: it
 // must end (with kinds or an error) and never panic.
-func FuzzTypeScanner(f *testing.F) {
+func FuzzSheetScanner(f *testing.F) {
 	f.Add(trickySheet)
 	f.Add(trickySheet[:len(trickySheet)/2])
 	f.Add(`<sheetData><row r="2"><c r="B2" t="n"/></row></sheetData>`)
 	f.Add(`<sheetData/>`)
 	f.Add(`<!-- <row> --><![CDATA[<c>]]><?x?><row/>`)
 	f.Fuzz(func(t *testing.T, sheetXML string) {
-		s := newTypeScanner(io.NopCloser(strings.NewReader(sheetXML)), nil)
+		s := newSheetScanner(io.NopCloser(strings.NewReader(sheetXML)), &sharedTexts{text: []byte("a"), end: []uint32{1}})
 		for n := 1; n <= 20; n++ {
-			k, err := s.kinds(n)
-			if err != nil {
+			ok, err := s.next()
+			if err != nil || !ok {
 				return
 			}
-			if len(k) > excelize.MaxColumns {
-				t.Fatalf("row %d has %d columns", n, len(k))
+			if len(s.kinds) > excelize.MaxColumns || len(s.vals) > len(s.kinds) {
+				t.Fatalf("row %d has %d kinds and %d values", s.num, len(s.kinds), len(s.vals))
 			}
 		}
 	})
