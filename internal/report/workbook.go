@@ -126,6 +126,10 @@ func (w *workbook) prepare(rows int) error {
 			return err
 		}
 	}
+	// The table opens first. Set now, while the sheets are empty: excelize
+	// parses every worksheet back into memory to set it, and at the end that
+	// would be the whole table still held by the stream writer.
+	f.SetActiveSheet(0)
 	if err := w.newStyles(); err != nil {
 		return err
 	}
@@ -276,7 +280,6 @@ func (w *workbook) finish(t *Totals, rec *Reconciliation) error {
 			return fmt.Errorf("sheet %s: %w", SheetDifferences, err)
 		}
 	}
-	w.f.SetActiveSheet(0)
 	return nil
 }
 

@@ -74,6 +74,7 @@ func TestWorkbookTableColoursFormatsAndText(t *testing.T) {
 	defer f.Close()
 
 	require.Equal(t, []string{SheetTable, SheetSummary, SheetAges}, f.GetSheetList())
+	require.Equal(t, 0, f.GetActiveSheetIndex(), "the workbook opens on the table")
 	rows, err := f.GetRows(SheetTable, excelize.Options{RawCellValue: true})
 	require.NoError(t, err)
 	require.Equal(t, TableHeader, rows[0])
