@@ -162,8 +162,16 @@ func TestSecretsStayOutOfLogsAndTemporal(t *testing.T) {
 		t.Fatalf("the case's summary is stored with encoding %q", enc)
 	}
 	// Search attributes are the documented exception: the supervisor filters on them.
-	if sa := started.GetSearchAttributes().GetIndexedFields()["Customer"]; !bytes.Contains(sa.GetData(), []byte(customer)) {
-		t.Fatalf("Customer search attribute %v: expected in clear", sa)
+	// The case sets them in its first workflow task.
+	var customerSA *commonpb.Payload
+	for _, e := range history {
+		if sa := e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()["Customer"]; sa != nil {
+			customerSA = sa
+			break
+		}
+	}
+	if !bytes.Contains(customerSA.GetData(), []byte(customer)) {
+		t.Fatalf("Customer search attribute %v: expected in clear", customerSA)
 	}
 	for _, e := range history {
 		clean := withoutSearchAttributes(e)
