@@ -44,6 +44,8 @@ import (
 	"time"
 
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
+
+	"github.com/elega/impagos/internal/httpserve"
 )
 
 // Names of the variables that configure the receiver.
@@ -293,32 +295,7 @@ func text(raw json.RawMessage) string {
 	return strings.TrimSpace(string(raw))
 }
 
-// Serve serves h on ln until ctx is done, then shuts down, letting requests in
-// flight finish for a few seconds. Listening is left to the caller, so that an
-// address already in use is reported before anything starts.
+// Serve serves h on ln until ctx is done, then shuts down (see httpserve).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	addr := ln.Addr().String()
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		WriteTimeout:      time.Minute,
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("mail events receiver on %s: %w", addr, err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shutdown)
-	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	if err != nil {
-		return fmt.Errorf("mail events receiver on %s: shut down: %w", addr, err)
-	}
-	return nil
+	return httpserve.Serve(ctx, "mail events receiver", ln, h)
 }
