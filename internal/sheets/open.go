@@ -31,7 +31,7 @@ const (
 	maxOLEDirectory = 64 << 20
 	// maxRows is the most rows a sheet may have below its header (records,
 	// in a CSV): five times the largest export of the deployment guide, and
-	// about 25 seconds of reading. A larger export is split into several
+	// about 8 seconds of reading. A larger export is split into several
 	// files, which the imports take one after the other.
 	maxRows = 500_000
 	// maxRowBytes is the most XML a worksheet row may take, counting the
