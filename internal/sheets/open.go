@@ -290,7 +290,10 @@ func tooManyRowsError(where string, header, declared int) error {
 	if declared > 0 {
 		has = fmt.Sprintf("%d rows", declared-header)
 	}
-	return &fileError{fmt.Sprintf("%s has %s below its header row, more than the %d a file may have here; split the export into files of at most %d rows and import them one after the other",
+	// Rows that only carry formatting count too: Excel keeps them when a
+	// whole column was formatted.
+	return &fileError{fmt.Sprintf("%s has %s below its header row, more than the %d a file may have here; split the export into files of at most %d rows and import them one after the other "+
+		"(if most of those rows look empty, they only carry formatting: select them in Excel, delete them and save)",
 		where, has, maxRows, maxRows), ErrTooManyRows}
 }
 
