@@ -81,17 +81,21 @@ func newDeliveryStore(t *testing.T) *store.Store {
 	return db
 }
 
+// withSendGrid returns the activities on db with a mailer that talks to a
+// SendGrid stub answering answers in turn (202 once they run out).
+func withSendGrid(t *testing.T, db *store.Store, grace time.Duration, answers ...int) (*activities.Activities, *sendgridStub) {
+	t.Helper()
+	stub := &sendgridStub{answers: answers}
+	srv := httptest.NewServer(stub)
+	t.Cleanup(srv.Close)
+	return &activities.Activities{Store: db, Retailer: notice.DefaultRetailer, ConfirmGrace: grace,
+		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}, stub
+}
+
 func TestDeliverNoticeSendsEachEmailExactlyOnce(t *testing.T) {
 	ctx := context.Background()
 	db := newDeliveryStore(t)
-	stub := &sendgridStub{answers: []int{429, 500}}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
-	acts := &activities.Activities{
-		Store:    db,
-		Retailer: notice.DefaultRetailer,
-		Mailer:   mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL}),
-	}
+	acts, stub := withSendGrid(t, db, 0, 429, 500)
 	c := activities.CaseRef{WorkflowID: "impago-F-1", RunID: "run-1", Invoice: "F-1", Customer: "Talleres Ruiz S.L.",
 		Cups: "ES0021000000000001JN", Stage: "cut_scheduled", AmountDueCents: 123456}
 	_, err := db.OpenCase(ctx, activities.OpenCaseInput{Case: c, AmountCents: 123456, ReturnedAt: time.Now()})
@@ -147,17 +151,9 @@ func TestDeliverNoticeSendsEachEmailExactlyOnce(t *testing.T) {
 func TestDeliverNoticeRefusalIsPermanentAndVisible(t *testing.T) {
 	ctx := context.Background()
 	db := newDeliveryStore(t)
-	stub := &sendgridStub{answers: []int{400}}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
-	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer,
-		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
-	c := activities.CaseRef{WorkflowID: "impago-F-2", RunID: "run-1", Invoice: "F-2", Cups: "ES0021000000000001JN",
-		Stage: "notice_1", AmountDueCents: 5000}
-	res, err := call[activities.NoticeResult](t, acts.SendNotice, activities.NoticeInput{Case: c, Step: "aviso_1", Kind: activities.KindAviso1,
-		Contract: activities.Contract{Found: true, Segment: activities.SegmentDomestic, Email: "ana@example.com"}, At: time.Now()})
-	require.NoError(t, err)
-	id := res.Messages[0].OutboxID
+	acts, stub := withSendGrid(t, db, 0, 400)
+	c, row := domesticNotice(t, db, acts, "F-2")
+	id := row.ID
 	for range 2 {
 		dr, err := call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{id}})
 		require.NoError(t, err, "a refusal is not retried")
@@ -197,19 +193,11 @@ func TestDeliverNoticeWithoutKeyKeepsEmailsAndSaysWhy(t *testing.T) {
 func TestDeliverNoticeNeverResendsAnEmailWhoseAttemptWasCutShort(t *testing.T) {
 	ctx := context.Background()
 	db := newDeliveryStore(t)
-	stub := &sendgridStub{}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
-	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer,
-		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
-	c := activities.CaseRef{WorkflowID: "impago-F-4", RunID: "run-1", Invoice: "F-4", Cups: "ES0021000000000001JN",
-		Stage: "notice_1", AmountDueCents: 5000}
-	res, err := call[activities.NoticeResult](t, acts.SendNotice, activities.NoticeInput{Case: c, Step: "aviso_1", Kind: activities.KindAviso1,
-		Contract: activities.Contract{Found: true, Segment: activities.SegmentDomestic, Email: "ana@example.com"}, At: time.Now()})
-	require.NoError(t, err)
-	id := res.Messages[0].OutboxID
+	acts, stub := withSendGrid(t, db, 0)
+	c, row := domesticNotice(t, db, acts, "F-4")
+	id := row.ID
 	// A worker that claimed the e-mail and died before recording the outcome.
-	_, err = db.Pool().Exec(ctx, `UPDATE outbox SET status = 'sending', attempts = 1 WHERE id = $1`, id)
+	_, err := db.Pool().Exec(ctx, `UPDATE outbox SET status = 'sending', attempts = 1 WHERE id = $1`, id)
 	require.NoError(t, err)
 	dr, err := call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{id}})
 	require.NoError(t, err)
@@ -272,11 +260,7 @@ func outboxRow(t *testing.T, db *store.Store, invoice string, id int64) store.Ou
 func TestDeliverNoticeSettlesACutShortSendFromTheProvidersEvent(t *testing.T) {
 	ctx := context.Background()
 	db := newDeliveryStore(t)
-	stub := &sendgridStub{}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
-	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer,
-		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	acts, stub := withSendGrid(t, db, 0)
 	c := activities.CaseRef{WorkflowID: "impago-F-5", RunID: "run-1", Invoice: "F-5", Customer: "Talleres Ruiz S.L.",
 		Cups: "ES0021000000000001JN", Stage: "cut_scheduled", AmountDueCents: 123456}
 	cut := time.Date(2026, 12, 14, 0, 0, 0, 0, time.UTC)
@@ -316,11 +300,7 @@ func TestDeliverNoticeSettlesACutShortSendFromTheProvidersEvent(t *testing.T) {
 
 func TestDeliverNoticeAwaitsTheEventWithinTheGrace(t *testing.T) {
 	db := newDeliveryStore(t)
-	stub := &sendgridStub{}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
-	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer, ConfirmGrace: 10 * time.Minute,
-		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	acts, stub := withSendGrid(t, db, 10*time.Minute)
 	c, row := domesticNotice(t, db, acts, "F-6")
 	// Events come through (others' e-mails, after the claim), none of this one yet.
 	event(t, db, "ev-other", "processed", "impago-X/run-1/aviso_1/email", "sg-x", time.Now())
@@ -353,11 +333,7 @@ func TestDeliverNoticeAwaitsTheEventWithinTheGrace(t *testing.T) {
 func TestDeliverNoticeSendsAgainAnEmailTheProviderNeverGot(t *testing.T) {
 	ctx := context.Background()
 	db := newDeliveryStore(t)
-	stub := &sendgridStub{}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
-	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer, ConfirmGrace: 10 * time.Minute,
-		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	acts, stub := withSendGrid(t, db, 10*time.Minute)
 	c, row := domesticNotice(t, db, acts, "F-7")
 	// Claimed an hour ago by an attempt long timed out; SendGrid has reported
 	// e-mails it got since, never this one: the worker died before the request left.
@@ -385,11 +361,7 @@ func TestDeliverNoticeSendsAgainAnEmailTheProviderNeverGot(t *testing.T) {
 
 func TestDeliverNoticeNeverResendsWhileTheProvidersEventsDoNotComeThrough(t *testing.T) {
 	db := newDeliveryStore(t)
-	stub := &sendgridStub{}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
-	acts := &activities.Activities{Store: db, Retailer: notice.DefaultRetailer, ConfirmGrace: time.Minute,
-		Mailer: mail.NewSender(mail.Config{APIKey: "SG.test-key", Host: srv.URL})}
+	acts, stub := withSendGrid(t, db, time.Minute)
 	c, row := domesticNotice(t, db, acts, "F-8")
 	cutShort(t, db, row.ID, time.Hour, 58*time.Minute)
 	// The webhook worked until shortly before the claim and has reported nothing since.

@@ -17,6 +17,22 @@ import (
 	"github.com/elega/impagos/workflows"
 )
 
+// paidNeverCut checks the end of a case paid in full before any cut: closed
+// paid with paidCents received, the outbox holding kinds in order, and no
+// request to the distributor for its supply point.
+func (s *stack) paidNeverCut(invoice, supply string, paidCents int64, kinds []string) {
+	s.t.Helper()
+	if r := s.result(invoice); r.Stage != workflows.StagePaid || r.PaidCents != paidCents || r.CutAt != nil {
+		s.t.Fatalf("result %+v, want paid (%d cents) and never cut", r, paidCents)
+	}
+	if got := s.outboxKinds(invoice); !slices.Equal(got, kinds) {
+		s.t.Fatalf("outbox kinds %v, want %v", got, kinds)
+	}
+	if n := s.requests(supply); len(n) != 0 {
+		s.t.Fatalf("distributor requests for a case paid before any cut: %v", n)
+	}
+}
+
 // recordHistory saves the case's history to testdata/histories/NAME.json when
 // IMPAGOS_RECORD_HISTORIES is set. Those files are replayed by the workflow
 // tests, so a change that would break sleeping cases fails CI.
@@ -135,15 +151,7 @@ func TestDomesticPartialPaymentLowersTheDebtAndNoticesGoOnUntilPaid(t *testing.T
 		t.Fatalf("aviso 2 not sent after the partial payment: %+v", st.History)
 	}
 	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 20000, Reference: "TR-2-" + invoice})
-	if r := s.result(invoice); r.Stage != workflows.StagePaid || r.PaidCents != 30000 || r.CutAt != nil {
-		t.Fatalf("result %+v", r)
-	}
-	if got := s.outboxKinds(invoice); !slices.Equal(got, []string{"aviso_1", "aviso_2", "requerimiento", "pago"}) {
-		t.Fatalf("outbox kinds %v", got)
-	}
-	if n := s.requests(supply); len(n) != 0 {
-		t.Fatalf("distributor requests for a case paid before its cut: %v", n)
-	}
+	s.paidNeverCut(invoice, supply, 30000, []string{"aviso_1", "aviso_2", "requerimiento", "pago"})
 	s.recordHistory(invoice, "domestic_partial_payment_paid")
 }
 
@@ -169,15 +177,7 @@ func TestProtectedHouseholdIsHeldAndNeverCutUntilPaid(t *testing.T) {
 		return st.Stage == workflows.StageOnHold && countEvents(st, still) == 1
 	})
 	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 40000, Reference: "TR-" + invoice})
-	if r := s.result(invoice); r.Stage != workflows.StagePaid || r.PaidCents != 40000 || r.CutAt != nil {
-		t.Fatalf("result %+v", r)
-	}
-	if got := s.outboxKinds(invoice); !slices.Equal(got, []string{"aviso_1", "aviso_2", "requerimiento", "pago"}) {
-		t.Fatalf("outbox kinds %v", got)
-	}
-	if n := s.requests(supply); len(n) != 0 {
-		t.Fatalf("distributor requests for a protected household: %v", n)
-	}
+	s.paidNeverCut(invoice, supply, 40000, []string{"aviso_1", "aviso_2", "requerimiento", "pago"})
 	s.recordHistory(invoice, "domestic_protected_hold_paid")
 }
 
@@ -199,15 +199,7 @@ func TestEssentialBusinessSupplyGetsTheDemandAndIsHeldUntilPaid(t *testing.T) {
 		t.Fatalf("notices of an essential supply: %v", got)
 	}
 	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 150000, Reference: "TR-" + invoice})
-	if r := s.result(invoice); r.Stage != workflows.StagePaid || r.CutAt != nil {
-		t.Fatalf("result %+v", r)
-	}
-	if got := s.outboxKinds(invoice); !slices.Equal(got, []string{"requerimiento", "pago"}) {
-		t.Fatalf("outbox kinds %v", got)
-	}
-	if n := s.requests(supply); len(n) != 0 {
-		t.Fatalf("distributor requests for an essential supply: %v", n)
-	}
+	s.paidNeverCut(invoice, supply, 150000, []string{"requerimiento", "pago"})
 	s.recordHistory(invoice, "business_essential_hold_paid")
 }
 
