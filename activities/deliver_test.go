@@ -379,3 +379,69 @@ func TestDeliverNoticeNeverResendsWhileTheProvidersEventsDoNotComeThrough(t *tes
 	require.Zero(t, stub.requests)
 	require.Equal(t, activities.StatusSending, outboxRow(t, db, "F-8", row.ID).Status)
 }
+
+// racingStore is the delivery's store with something happening around the
+// release of a cut-short claim: before it, or between it and the new claim.
+type racingStore struct {
+	*store.Store
+	before, after func()
+}
+
+func (s racingStore) Release(ctx context.Context, id int64, attempt int32, grace time.Duration, detail string) (bool, error) {
+	if s.before != nil {
+		s.before()
+	}
+	ok, err := s.Store.Release(ctx, id, attempt, grace, detail)
+	if s.after != nil {
+		s.after()
+	}
+	return ok, err
+}
+
+func TestDeliverNoticeSettlesWhatHappensBetweenReleaseAndNewClaim(t *testing.T) {
+	ctx := context.Background()
+	db := newDeliveryStore(t)
+
+	t.Run("the provider's event arrives just before the release", func(t *testing.T) {
+		acts, stub := withSendGrid(t, db, 10*time.Minute)
+		c, row := domesticNotice(t, db, acts, "F-9")
+		cutShort(t, db, row.ID, time.Hour, 58*time.Minute)
+		event(t, db, "ev-9-later", "processed", "impago-X/run-1/aviso_1/email", "sg-x", time.Now().Add(-10*time.Minute))
+		acts.Store = racingStore{Store: db, before: func() {
+			event(t, db, "ev-9", "processed", row.IdempotencyKey, "sg-late.filter0001.1", time.Now().Add(-55*time.Minute))
+		}}
+
+		dr, err := call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{row.ID}})
+		require.NoError(t, err)
+		require.Equal(t, activities.StatusSent, dr.Delivered[0].Status, "the late event settles it")
+		require.Equal(t, "sg-late", dr.Delivered[0].MessageID)
+		require.Zero(t, stub.requests, "SendGrid had it after all: not sent again")
+		got := outboxRow(t, db, "F-9", row.ID)
+		require.Equal(t, int32(1), got.Attempts, "never claimed again")
+		var released int
+		require.NoError(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM audit WHERE invoice = 'F-9' AND detail ? 'released_claim'`).Scan(&released))
+		require.Zero(t, released, "the release saw the event and did nothing")
+	})
+
+	t.Run("another attempt claims and sends it right after the release", func(t *testing.T) {
+		acts, stub := withSendGrid(t, db, 10*time.Minute)
+		c, row := domesticNotice(t, db, acts, "F-10")
+		cutShort(t, db, row.ID, time.Hour, 58*time.Minute)
+		event(t, db, "ev-10-later", "processed", "impago-X/run-1/aviso_1/email", "sg-x", time.Now().Add(-10*time.Minute))
+		other := *acts
+		acts.Store = racingStore{Store: db, after: func() {
+			dr, err := call[activities.DeliverResult](t, other.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{row.ID}})
+			require.NoError(t, err)
+			require.Equal(t, activities.StatusSent, dr.Delivered[0].Status)
+		}}
+
+		dr, err := call[activities.DeliverResult](t, acts.DeliverNotice, activities.DeliverInput{Case: c, OutboxIDs: []int64{row.ID}})
+		require.NoError(t, err)
+		require.Equal(t, activities.StatusSent, dr.Delivered[0].Status, "it finds the other attempt's outcome")
+		require.Equal(t, "msg-A", dr.Delivered[0].MessageID)
+		require.Equal(t, 1, stub.requests, "sent again once, by the attempt that claimed it")
+		got := outboxRow(t, db, "F-10", row.ID)
+		require.Equal(t, activities.StatusSent, got.Status)
+		require.Equal(t, int32(2), got.Attempts)
+	})
+}

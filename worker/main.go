@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/elega/impagos/activities"
@@ -33,6 +35,14 @@ func main() {
 
 func run(ctx context.Context) error {
 	cfg := engine.FromEnv()
+	cache, err := engine.WorkflowCacheFromEnv()
+	if err != nil {
+		return err
+	}
+	if cache > 0 {
+		// Before any worker starts: the cache is shared by the process.
+		worker.SetStickyWorkflowCacheSize(cache)
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -121,6 +131,10 @@ func startMailEvents(ctx context.Context, g *errgroup.Group, db *store.Store) er
 	if err != nil {
 		return err
 	}
+	keep, err := mailevents.KeepFromEnv()
+	if err != nil {
+		return err
+	}
 	if opts.PublicKey == nil {
 		slog.Warn("mail events receiver takes unsigned requests", "setting", mailevents.EnvUnsigned)
 	}
@@ -130,5 +144,9 @@ func startMailEvents(ctx context.Context, g *errgroup.Group, db *store.Store) er
 	}
 	slog.Info("mail events receiver started", "addr", ln.Addr().String(), "path", mailevents.Path, "signed", opts.PublicKey != nil)
 	g.Go(func() error { return mailevents.Serve(ctx, ln, mailevents.Handler(db, opts)) })
+	g.Go(func() error {
+		mailevents.Prune(ctx, db, keep, time.Hour)
+		return nil
+	})
 	return nil
 }

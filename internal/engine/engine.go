@@ -8,6 +8,8 @@
 //	TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE as Temporal's
 //	                      own tools read them, so a cluster or Temporal Cloud needs no code change
 //	IMPAGOS_TASK_QUEUE    task queue of the cases (default impagos)
+//	IMPAGOS_WORKFLOW_CACHE_SIZE cases a worker process keeps in memory between their
+//	                      workflow tasks (default: the SDK's, 10,000; about 65 KB each)
 //	IMPAGOS_POLICY        policy of new cases: default or demo (default: default)
 //	IMPAGOS_HOLIDAYS_FILE regional and local holidays added to the national ones (one YYYY-MM-DD per line)
 //	CUTS_DESK_EMAIL       receives the daily digest of scheduled cuts (default cortes@elega.example)
@@ -16,7 +18,7 @@
 //	IMPAGOS_MAIL_EVENTS_ADDR (the worker serves SendGrid's Event Webhook there, path /sendgrid/events),
 //	                      with IMPAGOS_SENDGRID_WEBHOOK_KEY (or _FILE), IMPAGOS_MAIL_EVENTS_UNSIGNED and
 //	                      IMPAGOS_MAIL_CONFIRM_GRACE (default 30m): settling e-mails whose sending was cut
-//	                      short (see internal/mailevents)
+//	                      short, and IMPAGOS_MAIL_EVENTS_KEEP (default 180d) (see internal/mailevents)
 //	IMPAGOS_RETAILER_NAME, _TAX_ID, _ADDRESS, _PHONE, _EMAIL, _IBAN: the retailer printed in every notice
 //	IMPAGOS_PAYLOAD_KEY   (or IMPAGOS_PAYLOAD_KEY_FILE) encrypts what cases send to Temporal;
 //	                      with IMPAGOS_PAYLOAD_PREVIOUS_KEYS, IMPAGOS_CODEC_ADDR (the worker serves the
@@ -34,6 +36,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -206,6 +209,26 @@ func DigestScheduleID(taskQueue string) string {
 		return workflows.DigestScheduleID
 	}
 	return workflows.DigestScheduleID + "-" + taskQueue
+}
+
+// EnvWorkflowCache names the number of cases a worker process keeps in memory.
+const EnvWorkflowCache = "IMPAGOS_WORKFLOW_CACHE_SIZE"
+
+// WorkflowCacheFromEnv reads IMPAGOS_WORKFLOW_CACHE_SIZE: how many cases a
+// worker process keeps in memory (the SDK's sticky cache) between their workflow
+// tasks; zero when it is not set, for the SDK's default. A case out of the cache
+// is rebuilt from its history by replay at its next task: a little CPU, where a
+// cached one costs about 65 KB for as long as it sleeps (docs/benchmarks.md).
+func WorkflowCacheFromEnv() (int, error) {
+	v := strings.TrimSpace(os.Getenv(EnvWorkflowCache))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s=%q: want a whole number of cases, at least 1", EnvWorkflowCache, v)
+	}
+	return n, nil
 }
 
 // RunWorker runs a worker on the task queue until ctx is done.

@@ -21,6 +21,11 @@
 // activities.DefaultConfirmGrace) is how long an e-mail whose sending attempt
 // was cut short waits for its event before it is taken as never sent. It is read
 // by every worker, whether or not it serves the receiver.
+//
+// IMPAGOS_MAIL_EVENTS_KEEP (default 180d; days as "90d" or a Go duration, at
+// least 2d) is how long events are kept: the worker that receives them deletes
+// older ones every hour, except those of an e-mail still 'sending', which may
+// yet settle it. A certified e-mail's evidence is kept with the e-mail, not here.
 package mailevents
 
 import (
@@ -54,7 +59,68 @@ const (
 	EnvKey      = "IMPAGOS_SENDGRID_WEBHOOK_KEY"
 	EnvUnsigned = "IMPAGOS_MAIL_EVENTS_UNSIGNED"
 	EnvGrace    = "IMPAGOS_MAIL_CONFIRM_GRACE"
+	EnvKeep     = "IMPAGOS_MAIL_EVENTS_KEEP"
 )
+
+// DefaultKeep is how long events are kept when IMPAGOS_MAIL_EVENTS_KEEP is not
+// set; MinKeep is the least it may be: delivery looks at the day before a claim
+// to tell whether events come through at all.
+const (
+	DefaultKeep = 180 * 24 * time.Hour
+	MinKeep     = 2 * 24 * time.Hour
+)
+
+// KeepFromEnv reads IMPAGOS_MAIL_EVENTS_KEEP: whole days ("90d") or a Go
+// duration ("2160h"); DefaultKeep when it is not set.
+func KeepFromEnv() (time.Duration, error) {
+	v := strings.TrimSpace(os.Getenv(EnvKeep))
+	if v == "" {
+		return DefaultKeep, nil
+	}
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil && n > 0 && n <= 100*366 {
+			d = time.Duration(n) * 24 * time.Hour
+		}
+	} else {
+		d, err = time.ParseDuration(v)
+	}
+	if err != nil || d < MinKeep {
+		return 0, fmt.Errorf("%s=%q: want days such as 180d (at least 2d) or a Go duration of at least 48h", EnvKeep, v)
+	}
+	return d, nil
+}
+
+// Pruner deletes events received longer than keep ago, except those of an
+// e-mail still 'sending', and says how many it deleted; internal/store
+// implements it.
+type Pruner interface {
+	PruneMailEvents(ctx context.Context, keep time.Duration) (int64, error)
+}
+
+// Prune deletes old events now and then every interval until ctx is done. A
+// failure (the database away) is logged and tried again at the next interval:
+// nothing depends on old events being gone.
+func Prune(ctx context.Context, p Pruner, keep, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := p.PruneMailEvents(ctx, keep)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			slog.Warn("mail events not pruned; trying again later", "err", err, "next_in", every)
+		case n > 0:
+			slog.Info("mail events pruned", "deleted", n, "kept_for", keep)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // GraceFromEnv reads IMPAGOS_MAIL_CONFIRM_GRACE; zero when it is not set.
 func GraceFromEnv() (time.Duration, error) {

@@ -218,6 +218,72 @@ func TestGraceFromEnv(t *testing.T) {
 	}
 }
 
+func TestKeepFromEnv(t *testing.T) {
+	t.Setenv(mailevents.EnvKeep, "")
+	d, err := mailevents.KeepFromEnv()
+	require.NoError(t, err)
+	require.Equal(t, mailevents.DefaultKeep, d, "unset: the default")
+	for v, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, " 2d ": 48 * time.Hour, "72h": 72 * time.Hour} {
+		t.Setenv(mailevents.EnvKeep, v)
+		d, err = mailevents.KeepFromEnv()
+		require.NoError(t, err, v)
+		require.Equal(t, want, d, v)
+	}
+	for _, bad := range []string{"1d", "47h", "0d", "-5d", "d", "90", "1e9d", "ninety days"} {
+		t.Setenv(mailevents.EnvKeep, bad)
+		_, err = mailevents.KeepFromEnv()
+		require.ErrorContains(t, err, mailevents.EnvKeep, bad)
+	}
+}
+
+// pruner counts its calls and fails the first one, as a database away does.
+type pruner struct {
+	mu    sync.Mutex
+	calls int
+	keep  time.Duration
+	ran   chan int
+}
+
+func (p *pruner) PruneMailEvents(ctx context.Context, keep time.Duration) (int64, error) {
+	p.mu.Lock()
+	p.calls++
+	n := p.calls
+	p.keep = keep
+	p.mu.Unlock()
+	p.ran <- n
+	if n == 1 {
+		return 0, errors.New("connection refused")
+	}
+	return 3, nil
+}
+
+func TestPruneGoesOnAfterAFailureAndStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pruner{ran: make(chan int, 10)}
+	done := make(chan struct{})
+	go func() {
+		mailevents.Prune(ctx, p, 7*24*time.Hour, 10*time.Millisecond)
+		close(done)
+	}()
+	for want := 1; want <= 3; want++ {
+		select {
+		case n := <-p.ran:
+			require.Equal(t, want, n, "right away, then at every interval, a failure or not")
+		case <-time.After(10 * time.Second):
+			t.Fatalf("prune %d never ran", want)
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Prune did not return once its context was done")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	require.Equal(t, 7*24*time.Hour, p.keep)
+}
+
 func TestEventsAreStoredOnceWhateverTheRepeats(t *testing.T) {
 	dsn := os.Getenv("DATABASE_URL")
 	if dsn == "" {

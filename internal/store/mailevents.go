@@ -3,13 +3,42 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/elega/impagos/internal/mailevents"
 )
 
-var _ mailevents.Recorder = (*Store)(nil)
+var (
+	_ mailevents.Recorder = (*Store)(nil)
+	_ mailevents.Pruner   = (*Store)(nil)
+)
+
+// pruneBatch bounds the rows one pruning statement deletes, so that no
+// statement holds its locks for long.
+const pruneBatch = 5000
+
+// PruneMailEvents deletes the events received longer than keep ago, in
+// batches, except those of an e-mail still 'sending': they may yet settle it.
+func (s *Store) PruneMailEvents(ctx context.Context, keep time.Duration) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, `
+			DELETE FROM mail_events WHERE id IN (
+				SELECT e.id FROM mail_events e
+				WHERE e.received_at < now() - make_interval(secs => $1)
+				  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = e.outbox_key AND o.status = 'sending')
+				LIMIT $2)`, keep.Seconds(), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("prune mail events: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < pruneBatch {
+			return total, nil
+		}
+	}
+}
 
 // RecordMailEvents stores a batch of SendGrid's events in one transaction,
 // each once by its event id however often SendGrid posts it, and says how many
