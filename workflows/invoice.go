@@ -274,6 +274,10 @@ func (c *invoiceCase) neverCutHold(ctx workflow.Context) error {
 	return nil
 }
 
+// contractBeforeCut is the change id of the contract read again once the cut
+// is approved, right before it is requested (see cutPhase).
+const contractBeforeCut = "contract-before-cut"
+
 // cutPhase runs from a scheduled cut date to the cut: pre-cut e-mail, review by
 // the cuts desk, and the request to the distributor (PROCESS steps 5–7).
 func (c *invoiceCase) cutPhase(ctx workflow.Context, cutDate time.Time) error {
@@ -296,19 +300,27 @@ func (c *invoiceCase) cutPhase(ctx workflow.Context, cutDate time.Time) error {
 	if err := c.waitUntil(ctx, p.at(cutDate), "revisión del corte por la mesa de cortes"); err != nil {
 		return err
 	}
-	// The contract may have changed since the cut was scheduled.
-	if err := c.lookupContract(ctx); err != nil {
-		return err
-	}
-	if err := c.neverCutHold(ctx); err != nil {
-		return err
-	}
-	var supply activities.SupplyStatus
-	if err := c.exec(ctx, "¿CUPS ya cortado?", a.CheckSupply, activities.SupplyInput{Case: c.ref()}).Get(ctx, &supply); err != nil {
-		return err
-	}
+	// The contract may have changed since the cut was scheduled, and again
+	// while the cut waited for its approval: the supply is cut only if it may
+	// be when the request leaves. A supply that became essential or protected
+	// in the meantime goes on hold, and once released, back to review.
 	approvedBy := ""
-	if !supply.Cut {
+	for checked := false; ; {
+		if !checked {
+			if err := c.lookupContract(ctx); err != nil {
+				return err
+			}
+		}
+		if err := c.neverCutHold(ctx); err != nil {
+			return err
+		}
+		var supply activities.SupplyStatus
+		if err := c.exec(ctx, "¿CUPS ya cortado?", a.CheckSupply, activities.SupplyInput{Case: c.ref()}).Get(ctx, &supply); err != nil {
+			return err
+		}
+		if supply.Cut {
+			break
+		}
 		c.approval = nil
 		c.setStage(ctx, StageCutReview, "a revisión de la mesa de cortes", "")
 		if err := c.recordStage(ctx, "a revisión de la mesa de cortes", ""); err != nil {
@@ -332,6 +344,19 @@ func (c *invoiceCase) cutPhase(ctx workflow.Context, cutDate time.Time) error {
 		// The cut date on record is the day the cut is requested.
 		today := c.cal.NextCutDay(c.now(ctx))
 		c.st.CutDate = &today
+		// Cases approved before this check keep to their history.
+		if workflow.GetVersion(ctx, contractBeforeCut, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			break
+		}
+		if err := c.lookupContract(ctx); err != nil {
+			return err
+		}
+		if !c.contract.NeverCut() {
+			break
+		}
+		checked = true
+		approvedBy, c.st.CutApprovedBy = "", ""
+		c.event(ctx, "el contrato ya no permite el corte aprobado: no se solicita", "")
 	}
 	var cut activities.CutResult
 	if err := c.exec(ctx, "solicitud de corte a la distribuidora", a.RequestCut, activities.CutInput{

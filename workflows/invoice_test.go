@@ -256,6 +256,87 @@ func TestEssentialSupply_FlaggedBeforeCutDateGoesOnHold(t *testing.T) {
 	requireSameTime(t, madrid(2026, time.March, 18, 9, 0), lookups[len(lookups)-1], "contract read again on the cut date")
 }
 
+// PROCESS step 6: a supply flagged essential while its cut is under review is
+// not cut, even once the cuts desk approved it: the contract is read again
+// right before the request leaves.
+func TestEssentialSupply_FlaggedDuringReviewIsNotCut(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract()) // review on Wednesday 18 March at 9:00
+	var review State
+	h.at(madrid(2026, time.March, 18, 10, 0), func() {
+		review = h.state()
+		k := businessContract()
+		k.Essential = true
+		h.setContract(k)
+	})
+	h.at(madrid(2026, time.March, 18, 11, 0), func() {
+		h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "rocio"})
+	})
+	var held State
+	h.at(madrid(2026, time.March, 18, 12, 0), func() { held = h.state() })
+	h.at(madrid(2026, time.March, 25, 12, 0), func() {
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-16"})
+	})
+	r := h.run(h.input())
+
+	require.Equal(t, StageCutReview, review.Stage)
+	require.Equal(t, StageOnHold, held.Stage, "approved, then found essential: on hold")
+	require.NotNil(t, held.Hold)
+	require.True(t, held.Hold.NeverCut)
+	require.Empty(t, held.CutApprovedBy, "the approval was for a cut that no longer may be")
+	require.True(t, historyMentions(held, "ya no permite el corte aprobado"))
+	require.Empty(t, h.cuts(), "no request to the distributor")
+	require.Equal(t, StagePaid, r.Stage)
+	lookups := h.callTimes("LookupContract")
+	requireSameTime(t, madrid(2026, time.March, 18, 11, 0), lookups[len(lookups)-1], "contract read again on the approval")
+}
+
+// PROCESS steps 6 and 7: an approval given on a Friday waits for Monday; a
+// household flagged protected over the weekend is not cut on Monday. Once the
+// flag is gone and a person releases it, the cut goes back to review and is
+// requested only on a new approval, on an allowed day.
+func TestProtectedHousehold_FlaggedAfterApprovalIsHeldThenReviewedAgain(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract())
+	h.at(madrid(2026, time.March, 20, 10, 0), func() { // Friday
+		h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "rocio"})
+	})
+	var friday, monday, released State
+	h.at(madrid(2026, time.March, 20, 12, 0), func() { friday = h.state() })
+	h.at(madrid(2026, time.March, 21, 12, 0), func() { // Saturday
+		k := businessContract()
+		k.Protected = true
+		h.setContract(k)
+	})
+	h.at(madrid(2026, time.March, 23, 12, 0), func() { monday = h.state() })
+	h.at(madrid(2026, time.March, 24, 10, 0), func() { // Tuesday
+		h.setContract(businessContract())
+		h.env.SignalWorkflow(SignalRelease, ReleaseSignal{By: "supervisora"})
+	})
+	h.at(madrid(2026, time.March, 24, 10, 30), func() {
+		released = h.state()
+		h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "marta"})
+	})
+	h.at(madrid(2026, time.March, 25, 12, 0), func() {
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-17"})
+	})
+	r := h.run(h.input())
+
+	require.Equal(t, StageCutReview, friday.Stage, "approved on a Friday: waits for the next allowed day")
+	require.Equal(t, "rocio", friday.CutApprovedBy)
+	require.Equal(t, StageOnHold, monday.Stage)
+	require.True(t, monday.Hold.NeverCut)
+	require.Contains(t, monday.Hold.Reason, "hogar protegido")
+	require.Equal(t, StageCutReview, released.Stage, "released: reviewed again, not cut on the old approval")
+	require.Empty(t, released.CutApprovedBy)
+	cuts := h.cuts()
+	require.Len(t, cuts, 1)
+	require.Equal(t, "marta", cuts[0].ApprovedBy)
+	requireSameTime(t, madrid(2026, time.March, 24, 10, 30), cuts[0].At, "cut on the new approval")
+	require.Equal(t, StageReconnected, r.Stage)
+	h.requireAllowedCutDates(defaultCalendar(t))
+}
+
 // PROCESS step 8: a supply point with several returned invoices is cut once:
 // a case whose CUPS is already cut joins that cut without a second request.
 func TestSupplyAlreadyCut_JoinsTheExistingCut(t *testing.T) {

@@ -34,6 +34,19 @@ var historiesDir = filepath.Join("..", "testdata", "histories")
 // by the worker; the histories recorded before it have no such marker.
 const deliverNotices = "deliver-notices"
 
+// guards are the workflow.GetVersion changes, each with the histories that
+// reached its spot before it existed: those fail to replay without the guard.
+var guards = []struct {
+	change string
+	before func(name string) bool
+}{
+	{deliverNotices, func(name string) bool { return strings.HasSuffix(name, "_before_delivery") }},
+	{contractBeforeCut, func(name string) bool {
+		w := want[name]
+		return w.cut && !slices.Contains(w.versions, contractBeforeCut)
+	}},
+}
+
 // recordedPath is what a history says of its case: the stages it went through
 // (the Stage search attribute, in order), the signals it got, the changes
 // whose version markers it holds, the distributor's requests and the result.
@@ -60,6 +73,12 @@ var want = map[string]struct {
 	versions []string
 }{
 	"domestic_cut_reconnect": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals:  []string{SignalApproveCut, SignalPaid},
+		cut:      true,
+		versions: []string{deliverNotices, contractBeforeCut},
+	},
+	"domestic_cut_reconnect_before_contract_check": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
 		signals:  []string{SignalApproveCut, SignalPaid},
 		cut:      true,
@@ -93,6 +112,12 @@ var want = map[string]struct {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
 		signals:  []string{SignalHold, SignalPaid, SignalRelease, SignalApproveCut, SignalPaid},
 		cut:      true,
+		versions: []string{deliverNotices, contractBeforeCut},
+	},
+	"business_hold_partial_reconnect_before_contract_check": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals:  []string{SignalHold, SignalPaid, SignalRelease, SignalApproveCut, SignalPaid},
+		cut:      true,
 		versions: []string{deliverNotices},
 	},
 	"business_hold_partial_reconnect_before_delivery": {
@@ -104,6 +129,12 @@ var want = map[string]struct {
 		stages:   []Stage{StageChecking, StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalPaid},
 		versions: []string{deliverNotices},
+	},
+	"business_essential_after_approval_paid": {
+		// Flagged essential after the approval: read again before the cut, held.
+		stages:   []Stage{StageChecking, StageCutScheduled, StageCutReview, StageOnHold, StagePaid},
+		signals:  []string{SignalApproveCut, SignalPaid},
+		versions: []string{deliverNotices, contractBeforeCut},
 	},
 	"needs_contact_released_paid": {
 		stages:   []Stage{StageChecking, StageNeedsContact, StageNotice1, StagePaid},
@@ -207,30 +238,33 @@ func TestReplayCatchesAnUnguardedChange(t *testing.T) {
 	}
 }
 
-// TestReplayWithoutTheDeliverNoticesGuardFails replays the cases recorded
-// before notices were delivered by the worker against the workflow as it would
-// be had that change been made without its workflow.GetVersion guard: each
-// fails where the old case sent a notice, which is why the guard is there.
-func TestReplayWithoutTheDeliverNoticesGuardFails(t *testing.T) {
-	n := 0
-	for name, path := range historyFiles(t) {
-		t.Run(name, func(t *testing.T) {
-			r := replayer(t, ReturnedInvoice, &newestVersion{change: deliverNotices})
-			err := r.ReplayWorkflowHistory(quiet, readHistory(t, path))
-			if !strings.HasSuffix(name, "_before_delivery") {
-				// Cases that took the new branch, or never reached it, are
-				// not what the guard is for: they replay all the same.
-				if err != nil {
-					t.Fatalf("replay with the newest %s: %v", deliverNotices, err)
-				}
-				return
+// TestReplayWithoutItsGuardFails replays every history against the workflow as
+// it would be had each change been made without its workflow.GetVersion guard:
+// the cases that reached the changed spot before the change fail there, which
+// is why the guard is there; the others replay all the same.
+func TestReplayWithoutItsGuardFails(t *testing.T) {
+	files := historyFiles(t)
+	for _, g := range guards {
+		t.Run(g.change, func(t *testing.T) {
+			n := 0
+			for name, path := range files {
+				t.Run(name, func(t *testing.T) {
+					r := replayer(t, ReturnedInvoice, &newestVersion{change: g.change})
+					err := r.ReplayWorkflowHistory(quiet, readHistory(t, path))
+					if !g.before(name) {
+						if err != nil {
+							t.Fatalf("replay with the newest %s: %v", g.change, err)
+						}
+						return
+					}
+					n++
+					requireNondeterminism(t, err)
+				})
 			}
-			n++
-			requireNondeterminism(t, err)
+			if n == 0 {
+				t.Fatalf("no history recorded before the %s change", g.change)
+			}
 		})
-	}
-	if n == 0 {
-		t.Fatal("no history recorded before the deliver-notices change")
 	}
 }
 

@@ -203,6 +203,28 @@ func TestEssentialBusinessSupplyGetsTheDemandAndIsHeldUntilPaid(t *testing.T) {
 	s.recordHistory(invoice, "business_essential_hold_paid")
 }
 
+// A supply flagged essential between the cuts desk's approval and the request
+// to the distributor is not cut: the case reads the contract again and holds.
+func TestSupplyFlaggedEssentialAfterApprovalIsNeverCut(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	supply := newCups(t)
+	invoice := s.newCase(activities.SegmentBusiness, supply, 70000)
+	s.waitStage(invoice, workflows.StageCutReview)
+
+	k := contractOf(invoice, activities.SegmentBusiness, supply)
+	k.Essential = true
+	s.upsertContract(k)
+	s.signal(invoice, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
+	st := s.waitStage(invoice, workflows.StageOnHold)
+	if st.Hold == nil || !st.Hold.NeverCut || st.CutApprovedBy != "" {
+		t.Fatalf("approved, then flagged essential: hold %+v, approved by %q", st.Hold, st.CutApprovedBy)
+	}
+	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 70000, Reference: "TR-" + invoice})
+	s.paidNeverCut(invoice, supply, 70000, []string{"carta_corte", "pre_corte", "pago"})
+	s.recordHistory(invoice, "business_essential_after_approval_paid")
+}
+
 func TestCaseWithoutContactDataWaitsForContactUpdated(t *testing.T) {
 	s := newStack(t)
 	s.runWorker()
