@@ -63,6 +63,11 @@ func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
 			fmt.Sprintf("a case needs an invoice, a CUPS and a positive amount; got invoice %q, CUPS %q, %d cents", in.Invoice, in.Cups, in.AmountCents),
 			"InvalidInput", nil)
 	}
+	// A case started while the reconnection bound could be set longer is held
+	// to PROCESS step 8 (by the next day at the latest) all the same. The bound
+	// travels only in the reconnection request, an activity's input, so a case
+	// replays as it ran.
+	in.Policy.ReconnectWithinDays = min(in.Policy.ReconnectWithinDays, 1)
 	if err := in.Policy.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}

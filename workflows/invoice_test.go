@@ -86,6 +86,15 @@ func TestDomesticPath_ThreeNoticesWithoutCutDate_ThenRegulatoryWait(t *testing.T
 		StageCutReview, StageCut, StageReconnecting, StageReconnected}, stages(st))
 	require.Len(t, h.cuts(), 1)
 	h.requireAllowedCutDates(defaultCalendar(t))
+
+	// The formal demand goes by a certified channel.
+	var demandChannels []string
+	for _, n := range st.Notices {
+		if n.Kind == activities.KindRequerimiento {
+			demandChannels = append(demandChannels, n.Channel)
+		}
+	}
+	require.Contains(t, demandChannels, activities.ChannelCertified, "formal demand sent by %v", demandChannels)
 }
 
 // PROCESS step 3: the regulatory wait is 4 months for Bono Social customers.
@@ -721,6 +730,84 @@ func TestFullPaymentBeforeCut_ClosesPaidWithoutCut(t *testing.T) {
 	}
 }
 
+// PROCESS step 8: a case waiting in needs_contact that is paid closes at
+// once; the wait for contact data is abandoned and no notice is ever rendered.
+func TestFullPaymentBeforeCut_WhileWaitingForContactData(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(activities.Contract{Found: false})
+	paidAt := inMadrid(tuesday, 0, 5)
+	var waiting State
+	h.at(paidAt, func() {
+		waiting = h.state()
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-17"})
+	})
+	r := h.run(h.input())
+
+	require.Equal(t, StageNeedsContact, waiting.Stage)
+	require.Empty(t, waiting.Notices)
+	require.Equal(t, StagePaid, r.Stage)
+	require.Equal(t, testAmount, r.PaidCents)
+	require.Nil(t, r.CutAt)
+	requireSameTime(t, paidAt, h.env.Now(), "end of the case")
+	require.Empty(t, h.notices(), "no notice rendered, not even the payment confirmation")
+	require.Empty(t, h.deliveries)
+	require.Empty(t, h.cuts())
+	require.Len(t, h.callTimes("LookupContract"), 1, "paid, not updated: the contract is not read again")
+	settles := inputs[activities.SettleInput](h, "SettleInvoice")
+	require.Len(t, settles, 1)
+	require.Equal(t, string(StagePaid), settles[0].Case.Stage)
+	requireSameTime(t, paidAt, settles[0].PaidAt, "settled")
+	st := h.state()
+	require.Empty(t, st.Notices)
+	require.Zero(t, st.AmountDueCents)
+	require.Empty(t, st.NextAction)
+	require.Equal(t, []Stage{StageChecking, StageNeedsContact, StagePaid}, stages(st))
+}
+
+// PROCESS steps 6 and 8: a cut approved on a Friday waits for Monday; paid on
+// the Saturday in between, the cut is never requested.
+func TestFullPaymentBeforeCut_ApprovedCutWaitingForAllowedDay(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract()) // review on Wednesday 18 March at 9:00
+	var review, approved State
+	h.at(madrid(2026, time.March, 18, 10, 0), func() { review = h.state() })
+	h.at(madrid(2026, time.March, 20, 12, 0), func() { // Friday: not an allowed cut day
+		h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "rocio"})
+	})
+	h.at(madrid(2026, time.March, 20, 13, 0), func() { approved = h.state() })
+	paidAt := madrid(2026, time.March, 21, 12, 0) // Saturday
+	var sentBefore int
+	h.at(paidAt, func() {
+		sentBefore = len(h.notices())
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-18"})
+	})
+	r := h.run(h.input())
+
+	require.Equal(t, StageCutReview, review.Stage)
+	monday := madrid(2026, time.March, 23, 9, 0)
+	require.Equal(t, "rocio", approved.CutApprovedBy)
+	require.NotNil(t, approved.CutDate)
+	requireSameDay(t, monday, *approved.CutDate, "approved on Friday: cut date moved to Monday")
+	require.NotNil(t, approved.NextActionAt)
+	requireSameTime(t, monday, *approved.NextActionAt, "the cut waits for Monday")
+	require.Empty(t, h.cuts(), "no request to the distributor")
+	require.Equal(t, StagePaid, r.Stage)
+	require.Equal(t, testAmount, r.PaidCents)
+	require.Nil(t, r.CutAt)
+	requireSameTime(t, paidAt, h.env.Now(), "end of the case: Monday's timer abandoned")
+	settles := inputs[activities.SettleInput](h, "SettleInvoice")
+	require.Len(t, settles, 1)
+	require.Equal(t, string(StagePaid), settles[0].Case.Stage)
+	ns := h.notices()
+	require.Len(t, ns, sentBefore+1, "only the payment confirmation follows the payment")
+	require.Equal(t, activities.KindPaid, ns[len(ns)-1].Kind)
+	st := h.state()
+	require.Equal(t, StagePaid, st.Stage)
+	require.Nil(t, st.CutAt)
+	require.Empty(t, st.NextAction)
+	require.Nil(t, st.NextActionAt)
+}
+
 // PROCESS step 8: payment after the cut triggers the reconnection, once no
 // other invoice of the supply point is open.
 func TestPaymentAfterCut_Reconnects(t *testing.T) {
@@ -761,6 +848,20 @@ func TestPaymentAfterCut_Reconnects(t *testing.T) {
 		require.Equal(t, StageReconnected, st.Stage)
 		require.NotNil(t, st.ReconnectAt)
 		require.Equal(t, []Stage{StageCut, StageReconnecting, StageReconnected}, stages(st)[len(stages(st))-3:])
+	})
+
+	t.Run("a case started with a longer bound is reconnected by the next day", func(t *testing.T) {
+		h := newHarness(t, tuesday)
+		h.setContract(businessContract())
+		paidAt := payAfterCut(h)
+		in := h.input()
+		in.Policy.ReconnectWithinDays = 3 // as the policy override once allowed
+		r := h.run(in)
+
+		require.Equal(t, StageReconnected, r.Stage)
+		settles := inputs[activities.SettleInput](h, "SettleInvoice")
+		require.Len(t, settles, 1)
+		requireSameTime(t, inMadrid(*paidAt, 0, 1), settles[0].DueBy, "reconnection due by the next day")
 	})
 
 	t.Run("other invoices keep the supply point cut", func(t *testing.T) {
@@ -1185,6 +1286,9 @@ func TestPolicy_ValidateRejectsShortRegulatoryWaits(t *testing.T) {
 		{"no pre-cut lead", func(p *Policy) { p.PreCutEmailDays = 0 }, false},
 		{"action hour 24", func(p *Policy) { p.ActionHour = 24 }, false},
 		{"no reconnection bound", func(p *Policy) { p.ReconnectWithinDays = 0 }, false},
+		{"reconnection in 2 days", func(p *Policy) { p.ReconnectWithinDays = 2 }, false},
+		{"reconnection in a week", func(p *Policy) { p.ReconnectWithinDays = 7 }, false},
+		{"demo, reconnection in 2 days", func(p *Policy) { *p = DemoPolicy(); p.ReconnectWithinDays = 2 }, false},
 		{"holiday not a date", func(p *Policy) { p.Holidays = []string{"19/03/2026"} }, false},
 		{"regional holiday", func(p *Policy) { p.Holidays = []string{"2026-03-19"} }, true},
 	}

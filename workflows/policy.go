@@ -28,7 +28,8 @@ type Policy struct {
 	PreCutEmailDays int `json:"pre_cut_email_days"`
 	// ActionHour is the hour (Europe/Madrid) at which day-based actions happen.
 	ActionHour int `json:"action_hour"`
-	// ReconnectWithinDays bounds when the distributor must have reconnected after payment.
+	// ReconnectWithinDays bounds when the distributor must have reconnected
+	// after payment: by the next day at the latest, so 1 is the only valid value.
 	ReconnectWithinDays int `json:"reconnect_within_days"`
 	// Holidays are the regional and local holidays (YYYY-MM-DD) added to the national ones.
 	Holidays []string `json:"holidays,omitempty"`
@@ -88,6 +89,9 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("policy %s: action hour must be 0-23, got %d", p.Name, p.ActionHour)
 	case p.ReconnectWithinDays < 1:
 		return fmt.Errorf("policy %s: reconnection must be due within at least 1 day, got %d", p.Name, p.ReconnectWithinDays)
+	case p.ReconnectWithinDays > 1:
+		// PROCESS step 8: reconnection is due by the next day at the latest.
+		return fmt.Errorf("policy %s: reconnection must be due by the next day at the latest (1 day), got %d", p.Name, p.ReconnectWithinDays)
 	}
 	if _, err := p.Calendar(); err != nil {
 		return err

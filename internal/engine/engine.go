@@ -108,7 +108,6 @@ func (c Config) Policy(name string) (workflows.Policy, error) {
 		"IMPAGOS_BUSINESS_CUT_LEAD_DAYS":  &p.BusinessCutLeadDays,
 		"IMPAGOS_PRE_CUT_EMAIL_DAYS":      &p.PreCutEmailDays,
 		"IMPAGOS_ACTION_HOUR":             &p.ActionHour,
-		"IMPAGOS_RECONNECT_WITHIN_DAYS":   &p.ReconnectWithinDays,
 	} {
 		if v := os.Getenv(key); v != "" {
 			n, err := strconv.Atoi(v)
