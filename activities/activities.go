@@ -39,7 +39,8 @@ type Store interface {
 	// older than grace, the attempt that made it has given up, and the provider
 	// has reported e-mails it got later. It says whether it did.
 	Release(ctx context.Context, id int64, attempt int32, grace time.Duration, detail string) (bool, error)
-	// ScheduledCuts lists the open cases with a cut date on or after the day, by date.
+	// ScheduledCuts lists, by date, the open cases scheduled to be cut on or
+	// after the day, and every case awaiting the cuts desk's review.
 	ScheduledCuts(ctx context.Context, from time.Time) ([]ScheduledCut, error)
 }
 

@@ -1,10 +1,14 @@
 package engine_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/elega/impagos/internal/calendar"
 	"github.com/elega/impagos/internal/engine"
 )
 
@@ -22,4 +26,35 @@ func TestWorkflowCacheFromEnv(t *testing.T) {
 		_, err = engine.WorkflowCacheFromEnv()
 		require.ErrorContains(t, err, engine.EnvWorkflowCache, bad)
 	}
+}
+
+// The regional and local holidays the retailer configures reach the policy a
+// case starts with, and its calendar refuses their eve as a cut day.
+func TestPolicyTakesTheHolidaysFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "festivos.txt")
+	require.NoError(t, os.WriteFile(path, []byte("# Festivos de Madrid\n2026-03-19 San José\n\n2026-05-15\tSan Isidro (local)\n"), 0o600))
+	t.Setenv("IMPAGOS_HOLIDAYS_FILE", path)
+
+	p, err := engine.FromEnv().Policy("default")
+	require.NoError(t, err)
+	require.Equal(t, []string{"2026-03-19", "2026-05-15"}, p.Holidays)
+	cal, err := p.Calendar()
+	require.NoError(t, err)
+	require.True(t, cal.IsHoliday(calendar.Date(2026, time.March, 19)))
+	require.False(t, cal.IsAllowedCutDay(calendar.Date(2026, time.March, 18)), "a Wednesday whose next day is San José")
+	require.False(t, cal.IsAllowedCutDay(calendar.Date(2026, time.March, 19)), "the holiday itself")
+	require.True(t, cal.IsAllowedCutDay(calendar.Date(2026, time.March, 17)), "an ordinary Tuesday")
+	require.Equal(t, calendar.Date(2026, time.March, 23), cal.NextCutDay(calendar.Date(2026, time.March, 18)),
+		"not the eve, not the holiday, not a Friday: the next Monday")
+}
+
+func TestPolicyRefusesAMalformedHolidaysFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "festivos.txt")
+	require.NoError(t, os.WriteFile(path, []byte("2026-03-19 San José\n# local\n19/03/2026 San José\n"), 0o600))
+	t.Setenv("IMPAGOS_HOLIDAYS_FILE", path)
+
+	_, err := engine.FromEnv().Policy("default")
+	require.ErrorContains(t, err, path)
+	require.ErrorContains(t, err, "line 3")
+	require.ErrorContains(t, err, "19/03/2026")
 }

@@ -11,7 +11,8 @@
 //	IMPAGOS_WORKFLOW_CACHE_SIZE cases a worker process keeps in memory between their
 //	                      workflow tasks (default: the SDK's, 10,000; about 65 KB each)
 //	IMPAGOS_POLICY        policy of new cases: default or demo (default: default)
-//	IMPAGOS_HOLIDAYS_FILE regional and local holidays added to the national ones (one YYYY-MM-DD per line)
+//	IMPAGOS_HOLIDAYS_FILE regional and local holidays added to the national ones (one YYYY-MM-DD per line,
+//	                      optionally followed by its name; # starts a comment)
 //	CUTS_DESK_EMAIL       receives the daily digest of scheduled cuts (default cortes@elega.example)
 //	SENDGRID_API_KEY, SENDGRID_HOST, SENDGRID_EU, MAIL_FROM, MAIL_FROM_NAME, MAIL_REPLY_TO: e-mail
 //	                      delivery (see internal/mail); without a key e-mails stay in the outbox

@@ -74,10 +74,15 @@ func TestWorkbookTableColoursFormatsAndText(t *testing.T) {
 	defer f.Close()
 
 	require.Equal(t, []string{SheetTable, SheetSummary, SheetAges}, f.GetSheetList())
+	// The names the clerks know from their own workbook (seed), spelt out so a
+	// change of the constants shows here.
+	require.Equal(t, []string{"TABLA DE IMPAGOS", "RESUMEN TOTAL IMPAGO"}, f.GetSheetList()[:2])
 	require.Equal(t, 0, f.GetActiveSheetIndex(), "the workbook opens on the table")
 	rows, err := f.GetRows(SheetTable, excelize.Options{RawCellValue: true})
 	require.NoError(t, err)
 	require.Equal(t, TableHeader, rows[0])
+	require.Equal(t, []string{"Cliente", "Importe", "Número de Factura", "Cups"}, rows[0][:4],
+		"the four columns of the TRADE export, as the clerks paste them")
 	require.Len(t, rows, 5)
 
 	fillOf := func(cell string) string {
@@ -102,7 +107,10 @@ func TestWorkbookTableColoursFormatsAndText(t *testing.T) {
 		}
 		return *st.CustomNumFmt
 	}
-	// Every cell of a row has the row's fill, empty date cells included.
+	// Every cell of a row has the row's fill, empty date cells included:
+	// yellow while in management, red once cut, none once resolved.
+	require.Equal(t, "FFFF00", fillOf("A2"), "yellow")
+	require.Equal(t, "FF0000", fillOf("A3"), "red")
 	for row, want := range map[int]string{2: FillManaging, 3: FillCut, 4: "", 5: ""} {
 		for col := 1; col <= len(TableHeader); col++ {
 			cell, _ := excelize.CoordinatesToCellName(col, row)

@@ -272,8 +272,10 @@ func (s *Store) Evidence(ctx context.Context, outboxID int64) (EvidenceRow, erro
 	return rows[0], nil
 }
 
-// ScheduledCuts lists the open cases with a cut date on or after from, by
-// date, with the phone the cuts desk calls.
+// ScheduledCuts lists, by date, with the phone the cuts desk calls, the open
+// cases scheduled to be cut on or after the day of from (Madrid), and every
+// case awaiting the desk's review whatever its date, so that an overdue review
+// stays on the list.
 func (s *Store) ScheduledCuts(ctx context.Context, from time.Time) ([]activities.ScheduledCut, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT i.cut_date::timestamp AT TIME ZONE 'Europe/Madrid', i.invoice, i.customer, i.cups, i.amount_due_cents,

@@ -429,13 +429,25 @@ func TestContract(t *testing.T) {
 
 	want := activities.Contract{Found: true, Customer: "Ferretería Ruiz SL", TaxID: "B12345678", Cups: c.Cups,
 		Segment: activities.SegmentBusiness, Phone: "+34600111222", Email: "admin@ruiz.example",
-		Province: "Madrid", Essential: true}
+		Province: "Madrid", BonoSocial: true, Essential: true, Protected: true}
 	require.NoError(t, s.UpsertContract(ctx, want))
 	want.Phone = "+34600999888"
 	require.NoError(t, s.UpsertContract(ctx, want))
 	k, err = s.Contract(ctx, c)
 	require.NoError(t, err)
 	require.Equal(t, want, k)
+
+	// One flag at a time, on the same supply point: a flag read into another's
+	// field, or left out of the update, shows.
+	for _, flags := range []struct{ bono, essential, protected bool }{
+		{bono: true}, {essential: true}, {protected: true}, {},
+	} {
+		want.BonoSocial, want.Essential, want.Protected = flags.bono, flags.essential, flags.protected
+		require.NoError(t, s.UpsertContract(ctx, want))
+		k, err = s.Contract(ctx, c)
+		require.NoError(t, err)
+		require.Equal(t, want, k, "%+v", flags)
+	}
 }
 
 func TestInvoiceNotFound(t *testing.T) {
