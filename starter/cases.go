@@ -187,6 +187,9 @@ func printState(out io.Writer, st workflows.State) {
 		if letter {
 			fmt.Fprintf(out, "Cut letter:  starter letter %s --out %s\n", st.Invoice, activities.LetterFilename(st.Invoice))
 		}
+		if notice, _ := st.FormalNotice(); notice != "none" {
+			fmt.Fprintf(out, "Formal notice: %s\n", formalNotice(st))
+		}
 	}
 	fmt.Fprintln(out, "History:")
 	for _, e := range st.History {
@@ -272,15 +275,15 @@ func cmdCuts(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "CUT DATE\tINVOICE\tCUSTOMER\tCUPS\tAMOUNT DUE\tPHONE\tSEGMENT")
+		fmt.Fprintln(tw, "CUT DATE\tINVOICE\tCUSTOMER\tCUPS\tAMOUNT DUE\tPHONE\tSEGMENT\tFORMAL NOTICE")
 		n := 0
 		for _, st := range states {
 			if !day.IsZero() && (st.CutDate == nil || !sameDay(*st.CutDate, day)) {
 				continue
 			}
 			n++
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(st.CutDate, "02/01/2006"), st.Invoice, st.Customer, st.Cups,
-				money.Format(st.AmountDueCents), st.Phone, st.Segment)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(st.CutDate, "02/01/2006"), st.Invoice, st.Customer, st.Cups,
+				money.Format(st.AmountDueCents), st.Phone, st.Segment, formalNotice(st))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -326,12 +329,17 @@ func cmdApproveCut(ctx context.Context, args []string, out io.Writer) error {
 		}
 		var failed int
 		for _, inv := range invoices {
-			if err := approve(ctx, c, inv, workflows.ApproveCutSignal{By: *by, Note: *note}); err != nil {
+			st, err := approve(ctx, c, inv, workflows.ApproveCutSignal{By: *by, Note: *note})
+			if err != nil {
 				fmt.Fprintf(out, "invoice %s: not approved: %v\n", inv, err)
 				failed++
 				continue
 			}
 			fmt.Fprintf(out, "invoice %s: cut approved\n", inv)
+			if notice, proven := st.FormalNotice(); !proven {
+				fmt.Fprintf(out, "invoice %s: warning: no certified delivery of the formal notice (%s); check it reached the customer before the cut\n",
+					inv, notice)
+			}
 		}
 		if failed > 0 {
 			return fmt.Errorf("%d of %d invoice(s) not approved", failed, len(invoices))
@@ -340,15 +348,27 @@ func cmdApproveCut(ctx context.Context, args []string, out io.Writer) error {
 	})
 }
 
-func approve(ctx context.Context, c client.Client, invoice string, sig workflows.ApproveCutSignal) error {
+// approve signals the approval of a case under review and returns the state
+// the approval was given on.
+func approve(ctx context.Context, c client.Client, invoice string, sig workflows.ApproveCutSignal) (workflows.State, error) {
 	st, err := cases.State(ctx, c, invoice)
 	if err != nil {
-		return err
+		return st, err
 	}
 	if st.Stage != workflows.StageCutReview {
-		return fmt.Errorf("stage is %s, not %s", st.Stage, workflows.StageCutReview)
+		return st, fmt.Errorf("stage is %s, not %s", st.Stage, workflows.StageCutReview)
 	}
-	return cases.Signal(ctx, c, invoice, workflows.SignalApproveCut, sig)
+	return st, cases.Signal(ctx, c, invoice, workflows.SignalApproveCut, sig)
+}
+
+// formalNotice is the cuts list's column: how the notice the cut must follow
+// went out, marked when nothing proves it reached the customer.
+func formalNotice(st workflows.State) string {
+	notice, proven := st.FormalNotice()
+	if proven {
+		return notice
+	}
+	return "NOT PROVEN: " + notice
 }
 
 func cmdHold(ctx context.Context, args []string, out io.Writer) error {

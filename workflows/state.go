@@ -1,6 +1,11 @@
 package workflows
 
-import "time"
+import (
+	"strings"
+	"time"
+
+	"github.com/elega/impagos/activities"
+)
 
 // Stage is where a case stands. The vocabulary is small and fixed; the README
 // explains each stage for the supervisor.
@@ -135,4 +140,30 @@ type State struct {
 	ReconnectAt    *time.Time `json:"reconnect_at,omitempty"`
 	Hold           *Hold      `json:"hold,omitempty"`
 	History        []Event    `json:"history"`
+}
+
+// FormalNotice says how the notice a cut must follow went to the customer: the
+// formal demand (requerimiento fehaciente) of a domestic case, the cut letter
+// of a business one, each of its channels with its status, e.g. "certified
+// sent, whatsapp pending". It is proven when its certified e-mail was sent:
+// the provider took it and the evidence is kept. A paper letter is proven only
+// by the clerks who post it, and a text or a refused e-mail proves nothing, so
+// the cuts desk checks those before it approves a cut.
+func (s State) FormalNotice() (summary string, proven bool) {
+	var parts []string
+	for _, n := range s.Notices {
+		if n.Kind != activities.KindRequerimiento && n.Kind != activities.KindCutLetter {
+			continue
+		}
+		status := n.Status
+		if status == "" { // a case from before the worker delivered notices
+			status = "stored"
+		}
+		parts = append(parts, n.Channel+" "+status)
+		proven = proven || (n.Channel == activities.ChannelCertified && n.Status == activities.StatusSent)
+	}
+	if len(parts) == 0 {
+		return "none", false
+	}
+	return strings.Join(parts, ", "), proven
 }
