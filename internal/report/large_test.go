@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/elega/impagos/internal/report/reporttest"
 	"github.com/elega/impagos/internal/store"
 )
 
@@ -35,7 +36,7 @@ func TestReport100kRows(t *testing.T) {
 		t.Skip("100,000 rows: skipped with -short")
 	}
 	db := newBenchStore(t)
-	seedLedger(t, db, largeRows)
+	require.NoError(t, reporttest.SeedLedger(context.Background(), db, largeRows))
 	out := filepath.Join(t.TempDir(), "impagos.xlsx")
 	ctx := context.Background()
 
@@ -76,7 +77,7 @@ func TestReport100kRows(t *testing.T) {
 // BenchmarkReport100k: go test -run '^$' -bench Report100k ./internal/report/
 func BenchmarkReport100k(b *testing.B) {
 	db := newBenchStore(b)
-	seedLedger(b, db, largeRows)
+	require.NoError(b, reporttest.SeedLedger(context.Background(), db, largeRows))
 	out := filepath.Join(b.TempDir(), "impagos.xlsx")
 	ctx := context.Background()
 	_, err := Run(ctx, db, Options{Out: out, Record: true})
@@ -204,86 +205,4 @@ func newBenchStore(t testing.TB) *store.Store {
 		}
 	})
 	return s
-}
-
-// seedLedger COPYs n invoices in every state into the store's schema: 60% in
-// management with two notices, 10% cut, 30% paid; 30,000 customers, returns
-// spread over 200 days.
-func seedLedger(tb testing.TB, db *store.Store, n int) {
-	tb.Helper()
-	ctx := context.Background()
-	conn, err := db.Pool().Acquire(ctx)
-	require.NoError(tb, err)
-	defer conn.Release()
-	now := time.Now()
-	stages := []string{"notice_1", "notice_2", "notice_3", "cut_scheduled", "cut_review", "on_hold"}
-	kind := func(i int) int { return i % 10 } // 0-5 managing, 6 cut, 7-9 paid
-	invoice := func(i int) string { return fmt.Sprintf("F%07d", i) }
-	cups := func(i int) string { return fmt.Sprintf("ES%016dAB", i) }
-	returned := func(i int) time.Time { return now.Add(-time.Duration(1+i%200) * 24 * time.Hour) }
-
-	copyRows := func(table string, cols []string, rows int, row func(i int) []any) {
-		tb.Helper()
-		_, err := conn.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(func() func() ([]any, error) {
-			i := -1
-			return func() ([]any, error) {
-				i++
-				if i >= rows {
-					return nil, nil
-				}
-				return row(i), nil
-			}
-		}()))
-		require.NoError(tb, err, "copy %s", table)
-	}
-	copyRows("contracts", []string{"cups", "customer", "segment", "phone"}, n, func(i int) []any {
-		seg := "domestico"
-		if i%3 == 0 {
-			seg = "empresa"
-		}
-		return []any{cups(i), fmt.Sprintf("Cliente %05d", i%30000), seg, "600000000"}
-	})
-	copyRows("invoices", []string{"invoice", "customer", "cups", "amount_cents", "amount_due_cents", "returned_at",
-		"status", "stage", "cut_date", "workflow_id", "run_id", "opened_at", "paid_at"}, n, func(i int) []any {
-		amount := int64(2000 + (i*7919)%200000)
-		ret := returned(i)
-		status, stage, due := "open", stages[i%len(stages)], amount-int64(i%3)*500
-		var paidAt, cutDate any
-		switch kind(i) {
-		case 6:
-			stage, cutDate = "cut", ret.AddDate(0, 0, 30)
-		case 7, 8, 9:
-			status, stage, due, paidAt = "paid", "paid", 0, ret.Add(48*time.Hour)
-		}
-		return []any{invoice(i), fmt.Sprintf("Cliente %05d", i%30000), cups(i), amount, due, ret,
-			status, stage, cutDate, "impago-" + invoice(i), "run-1", ret.Add(time.Hour), paidAt}
-	})
-	copyRows("outbox", []string{"idempotency_key", "run_id", "invoice", "kind", "channel", "recipient", "notice_at"}, 2*n, func(j int) []any {
-		i := j / 2
-		ch := []string{"email", "whatsapp"}[j%2]
-		return []any{fmt.Sprintf("%s-%s", invoice(i), ch), "run-1", invoice(i), "aviso_1", ch, "x", returned(i)}
-	})
-	cut := func(i int) int { return 10*i + 6 }
-	copyRows("supply_points", []string{"cups"}, n/10, func(i int) []any { return []any{cups(cut(i))} })
-	copyRows("cuts", []string{"id", "cups", "requested_by_invoice", "cut_at"}, n/10, func(i int) []any {
-		return []any{int64(i + 1), cups(cut(i)), invoice(cut(i)), returned(cut(i)).AddDate(0, 0, 30)}
-	})
-	copyRows("cut_invoices", []string{"cut_id", "invoice"}, n/10, func(i int) []any { return []any{int64(i + 1), invoice(cut(i))} })
-	// A payment for each paid invoice, and the part paid of those in management.
-	var payers []int
-	for i := range n {
-		if kind(i) >= 7 || i%3 != 0 {
-			payers = append(payers, i)
-		}
-	}
-	copyRows("payments", []string{"key", "invoice", "paid_at", "amount_cents", "source", "created_at"}, len(payers), func(j int) []any {
-		i := payers[j]
-		amount := int64(i%3) * 500
-		if kind(i) >= 7 {
-			amount = int64(2000 + (i*7919)%200000)
-		}
-		return []any{fmt.Sprintf("p-%d", i), invoice(i), returned(i).Add(48 * time.Hour), amount, "import", returned(i).Add(2 * time.Hour)}
-	})
-	_, err = conn.Exec(ctx, `ANALYZE`)
-	require.NoError(tb, err)
 }
