@@ -27,6 +27,13 @@ type Store interface {
 	SupplyStatus(ctx context.Context, c CaseRef) (SupplyStatus, error)
 	RequestCut(ctx context.Context, in CutInput) (CutResult, error)
 	Settle(ctx context.Context, in SettleInput) (SettleResult, error)
+	// RecordHold puts a hold on the invoice in the ledger or lifts it, under
+	// the supply point's lock, so a cut request and a hold never cross.
+	RecordHold(ctx context.Context, in HoldInput) (HoldResult, error)
+	// NoticeProof says whether the case's formal notice is proven, and since when.
+	NoticeProof(ctx context.Context, c CaseRef) (ProofStatus, error)
+	// CancelInvoice closes the invoice as cancelled by a person, once.
+	CancelInvoice(ctx context.Context, in CancelInput) error
 	// Deliver claims a pending outbox row ('sending', committed), hands it to
 	// send and records the outcome; a row no longer pending is returned as is,
 	// with its Claim when it is 'sending'.
@@ -208,4 +215,21 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// RecordHold writes a hold, or its release, to the ledger, which refuses it
+// once the supply point's cut was requested for the invoice.
+func (a *Activities) RecordHold(ctx context.Context, in HoldInput) (HoldResult, error) {
+	return a.Store.RecordHold(ctx, in)
+}
+
+// NoticeProof says whether the formal notice the cut must follow is proven
+// (a provider's certificate or a proof a clerk recorded) and since when.
+func (a *Activities) NoticeProof(ctx context.Context, in ProofInput) (ProofStatus, error) {
+	return a.Store.NoticeProof(ctx, in.Case)
+}
+
+// CancelCase closes the invoice as cancelled in the ledger, with who and why.
+func (a *Activities) CancelCase(ctx context.Context, in CancelInput) error {
+	return a.Store.CancelInvoice(ctx, in)
 }

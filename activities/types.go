@@ -69,6 +69,15 @@ type Contract struct {
 	BonoSocial bool   `json:"bono_social"`
 	Essential  bool   `json:"essential"` // Suministro Esencial
 	Protected  bool   `json:"protected"` // household the regulation shields from cuts
+	// PowerKW is the contracted power in kW, 0 when the contracts do not say.
+	PowerKW float64 `json:"power_kw,omitempty"`
+	// Holidays are the regional and local holidays (YYYY-MM-DD) of the
+	// supply's calendar, from its province, for every year the data covers;
+	// the workflow adds them to the national ones it computes.
+	Holidays []string `json:"holidays,omitempty"`
+	// CalendarThrough is the last year the holiday data covers; a cut day
+	// after it is not guessed.
+	CalendarThrough int `json:"calendar_through,omitempty"`
 }
 
 // Reachable reports whether the customer can be contacted at all.
@@ -141,6 +150,10 @@ type CutInput struct {
 	Case       CaseRef   `json:"case"`
 	ApprovedBy string    `json:"approved_by"`
 	At         time.Time `json:"at"`
+	// Rules are checked by the ledger in the transaction that writes the
+	// request; cases from before the check send none (Checked false).
+	Rules   CutRules `json:"rules"`
+	Checked bool     `json:"checked,omitempty"`
 }
 
 // CutResult describes the cut the case is part of.
