@@ -69,3 +69,18 @@ func PaymentKey(invoice, reference string, paidAt time.Time, cents int64) string
 	}
 	return fmt.Sprintf("%s/%s/%d", invoice, paidAt.In(calendar.Madrid).Format(time.DateOnly), cents)
 }
+
+// PaymentKeyOf identifies a payment in the ledger by what makes it one: a
+// transfer may pay several invoices under one reference, so the reference,
+// invoice, day and amount together are one payment however often it is
+// reported, and the same reference and invoice with another day or amount is a
+// further partial payment. Without a reference it is PaymentKey's. The ledger
+// takes a payment stored under PaymentKey's older "ref:R" key for the same
+// invoice and amount as this one.
+func PaymentKeyOf(invoice, reference string, paidAt time.Time, cents int64) string {
+	r := strings.TrimSpace(reference)
+	if r == "" {
+		return PaymentKey(invoice, "", paidAt, cents)
+	}
+	return fmt.Sprintf("ref:%s|%s|%s|%d", r, invoice, paidAt.In(calendar.Madrid).Format(time.DateOnly), cents)
+}
