@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -86,6 +87,11 @@ type harness struct {
 	settle     func(activities.SettleInput) activities.SettleResult
 	refuse     map[int64]string // outbox ids the e-mail provider refuses, with its answer
 	deliveries []activities.DeliverInput
+	// proof answers NoticeProof; by default the formal notice is proven on
+	// the day it was sent, as a qualified provider's certificate would say.
+	proof func() activities.ProofStatus
+	// refuseCut, when set, answers a RequestCut with the ledger's refusal.
+	refuseCut func(activities.CutInput) *activities.CutRefusal
 }
 
 func newHarness(t *testing.T, start time.Time) *harness {
@@ -171,7 +177,38 @@ func (h *harness) mockActivities() {
 			h.record("RequestCut", in)
 			h.mu.Lock()
 			defer h.mu.Unlock()
+			if h.refuseCut != nil {
+				if r := h.refuseCut(in); r != nil {
+					return activities.CutResult{}, temporal.NewNonRetryableApplicationError(r.Error(), activities.ErrCutRefused, nil, *r)
+				}
+			}
 			return activities.CutResult{CutID: 77, Joined: h.supply.Cut}, nil
+		}).Maybe()
+	env.OnActivity(a.NoticeProof, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ProofInput) (activities.ProofStatus, error) {
+			h.record("NoticeProof", in)
+			h.mu.Lock()
+			f := h.proof
+			h.mu.Unlock()
+			if f != nil {
+				return f(), nil
+			}
+			return h.sentProof(), nil
+		}).Maybe()
+	env.OnActivity(a.RecordHold, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.HoldInput) (activities.HoldResult, error) {
+			h.record("RecordHold", in)
+			return activities.HoldResult{Applied: true}, nil
+		}).Maybe()
+	env.OnActivity(a.RequestPowerLimit, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.LimitInput) (activities.LimitResult, error) {
+			h.record("RequestPowerLimit", in)
+			return activities.LimitResult{RequestID: 1}, nil
+		}).Maybe()
+	env.OnActivity(a.CancelCase, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CancelInput) error {
+			h.record("CancelCase", in)
+			return nil
 		}).Maybe()
 	env.OnActivity(a.DeliverNotice, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
@@ -215,6 +252,20 @@ func (o *outbox) PutOutbox(_ context.Context, _ activities.CaseRef, msgs []activ
 		out = append(out, activities.Message{OutboxID: o.next, Channel: m.Channel, Recipient: m.Recipient, At: m.At})
 	}
 	return out, nil
+}
+
+// sentProof is the proof a qualified provider gives: the formal notice
+// (requerimiento or cut letter) received on the day it was sent.
+func (h *harness) sentProof() activities.ProofStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.calls {
+		if n, ok := c.Input.(activities.NoticeInput); ok && (n.Kind == activities.KindRequerimiento || n.Kind == activities.KindCutLetter) {
+			d := calendar.Date(n.At.In(calendar.Madrid).Date())
+			return activities.ProofStatus{Proven: true, ProvenOn: &d, Kind: activities.ProofCertificate, Summary: "certificado"}
+		}
+	}
+	return activities.ProofStatus{}
 }
 
 func (h *harness) setContract(k activities.Contract) {

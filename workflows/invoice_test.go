@@ -30,15 +30,21 @@ func defaultCalendar(t *testing.T) calendar.Calendar {
 	return cal
 }
 
-// callAfter is the first activity the case ran after the first notice of a kind.
+// callAfter is the first activity that wrote something after the first
+// notice of a kind (reads of the contract, the proof and the supply skipped).
 func (h *harness) callAfter(kind string) call {
 	h.t.Helper()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	reads := []string{"LookupContract", "NoticeProof", "CheckSupply"}
 	for i, c := range h.calls {
 		if n, ok := c.Input.(activities.NoticeInput); ok && n.Kind == kind {
-			require.Less(h.t, i+1, len(h.calls), "nothing ran after %s", kind)
-			return h.calls[i+1]
+			for _, next := range h.calls[i+1:] {
+				if !slices.Contains(reads, next.Activity) {
+					return next
+				}
+			}
+			h.t.Fatalf("nothing ran after %s", kind)
 		}
 	}
 	h.t.Fatalf("no %s notice was sent", kind)
@@ -97,39 +103,64 @@ func TestDomesticPath_ThreeNoticesWithoutCutDate_ThenRegulatoryWait(t *testing.T
 	require.Contains(t, demandChannels, activities.ChannelCertified, "formal demand sent by %v", demandChannels)
 }
 
-// PROCESS step 3: the regulatory wait is 4 months for Bono Social customers.
-func TestBonoSocial_WaitsFourMonthsNotTwo(t *testing.T) {
+// PROCESS step 3 and "Vulnerable consumers": the regulatory wait is 4 months
+// for Bono Social customers, followed by 6 months of Suministro Mínimo Vital
+// with the power limited to 3.5 kW; only then is a cut scheduled.
+func TestBonoSocial_WaitsFourMonthsThenMinimumSupply(t *testing.T) {
 	tests := []struct {
 		name    string
 		bono    bool
-		months  int
+		powerKW float64
 		cutDate time.Time
+		limit   bool
 	}{
-		{"ordinary household waits 2 months", false, 2, calendar.Date(2026, time.May, 20)},
-		{"Bono Social household waits 4 months", true, 4, calendar.Date(2026, time.July, 20)},
+		{"ordinary household waits 2 months", false, 4.6, calendar.Date(2026, time.May, 20), false},
+		{"Bono Social household: 4 months, then 6 with 3.5 kW", true, 4.6, calendar.Date(2027, time.January, 20), true},
+		{"Bono Social household already at 3.3 kW: no limitation asked", true, 3.3, calendar.Date(2027, time.January, 20), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, tuesday)
 			k := domesticContract()
-			k.BonoSocial = tt.bono
+			k.BonoSocial, k.PowerKW = tt.bono, tt.powerKW
 			h.setContract(k)
+			var during State
+			if tt.bono {
+				h.at(madrid(2026, time.September, 1, 12, 0), func() { during = h.state() })
+			}
 			h.reviewAndPay()
 			h.run(h.input())
 
 			demand := h.noticesOf(activities.KindRequerimiento)[0]
-			waitEnd := inMadrid(demand.At, tt.months, 0)
-			// Nothing at all happens between the formal demand and the end of the wait.
-			next := h.callAfter(activities.KindRequerimiento)
-			requireSameTime(t, waitEnd, next.At, "first action after the formal demand")
-			require.Equal(t, string(StageCutScheduled), next.Input.(activities.StageInput).Case.Stage)
-			requireSameTime(t, tt.cutDate, *demand.SuspendFrom, "suspend-from")
+			requireSameTime(t, tt.cutDate, *demand.SuspendFrom, "suspend-from: the first day a cut may come")
 			st := h.state()
 			require.Equal(t, tt.bono, st.BonoSocial)
 			requireSameTime(t, tt.cutDate, *st.CutDate, "cut date")
 			cuts := h.cuts()
 			require.Len(t, cuts, 1)
 			requireSameDay(t, tt.cutDate, cuts[0].At, "cut")
+			require.Equal(t, 4, cuts[0].Rules.BonoSocialWaitMonths)
+			require.Equal(t, 6, cuts[0].Rules.MinimumSupplyMonths)
+			limits := inputs[activities.LimitInput](h, "RequestPowerLimit")
+			if !tt.bono {
+				// Nothing at all happens between the formal demand and the end of the wait.
+				next := h.callAfter(activities.KindRequerimiento)
+				requireSameTime(t, inMadrid(demand.At, 2, 0), next.At, "first action after the formal demand")
+				require.Equal(t, string(StageCutScheduled), next.Input.(activities.StageInput).Case.Stage)
+				require.Empty(t, limits)
+				return
+			}
+			require.Equal(t, StageMinimumSupply, during.Stage)
+			smv := firstEvent(t, st, StageMinimumSupply)
+			requireSameTime(t, inMadrid(demand.At, 4, 0), smv.At, "minimum supply from the end of the 4 months")
+			requireSameDay(t, inMadrid(demand.At, 10, 0), firstEvent(t, st, StageCutScheduled).At, "cut scheduled after 6 more months")
+			if tt.limit {
+				require.Len(t, limits, 1)
+				require.Equal(t, MinimumSupplyKW, limits[0].KW)
+				requireSameTime(t, inMadrid(demand.At, 4, 0), h.callTimes("RequestPowerLimit")[0], "limitation asked")
+			} else {
+				require.Empty(t, limits, "the contracted power is already below 3.5 kW")
+			}
 		})
 	}
 }
@@ -239,7 +270,8 @@ func TestEssentialSupply_ReleasedAfterContractChangesProceedsToCut(t *testing.T)
 }
 
 // PROCESS step 6: a contract flagged essential after the cut was scheduled
-// is looked at again on the cut date and goes on hold instead of to review.
+// is looked at again before the pre-cut e-mail and goes on hold instead: no
+// e-mail announces a cut that may not happen, and there is no review.
 func TestEssentialSupply_FlaggedBeforeCutDateGoesOnHold(t *testing.T) {
 	h := newHarness(t, tuesday)
 	h.setContract(businessContract()) // cut letter for Wednesday 18 March
@@ -262,7 +294,8 @@ func TestEssentialSupply_FlaggedBeforeCutDateGoesOnHold(t *testing.T) {
 	require.Empty(t, h.cuts())
 	require.Empty(t, h.callTimes("CheckSupply"))
 	lookups := h.callTimes("LookupContract")
-	requireSameTime(t, madrid(2026, time.March, 18, 9, 0), lookups[len(lookups)-1], "contract read again on the cut date")
+	requireSameTime(t, madrid(2026, time.March, 15, 9, 0), lookups[len(lookups)-1], "contract read again before the pre-cut e-mail")
+	require.Empty(t, h.noticesOf(activities.KindPreCut), "a supply that may not be cut is not told of a cut")
 }
 
 // PROCESS step 6: a supply flagged essential while its cut is under review is
@@ -562,8 +595,11 @@ func TestCutReview_LateApprovalCutsOnNextAllowedDay(t *testing.T) {
 }
 
 // PROCESS "Allowed cut days": a cut postponed to an allowed day and then put
-// on hold is still carried out on an allowed day, whenever the release comes.
-func TestCutReview_PostponedCutHeldAndReleasedStillOnAllowedDay(t *testing.T) {
+// PROCESS steps 6 and 7: an approval holds for the allowed cut day it was
+// given for. A hold keeps the case past that day, so once released it goes
+// back to the cuts desk, and the cut comes only with a new approval, on an
+// allowed day.
+func TestCutReview_ApprovalHeldPastItsDayIsReviewedAgain(t *testing.T) {
 	h := newHarness(t, tuesday)
 	h.setContract(businessContract())
 	h.at(madrid(2026, time.March, 20, 12, 0), func() { // Friday: postponed to Monday 23
@@ -572,9 +608,14 @@ func TestCutReview_PostponedCutHeldAndReleasedStillOnAllowedDay(t *testing.T) {
 	h.at(madrid(2026, time.March, 21, 10, 0), func() {
 		h.env.SignalWorkflow(SignalHold, HoldSignal{Reason: "revisar contrato", By: "luis"})
 	})
+	var released State
 	h.at(madrid(2026, time.March, 27, 12, 0), func() { // released on the next Friday
 		require.Equal(t, StageOnHold, h.state().Stage)
 		h.env.SignalWorkflow(SignalRelease, ReleaseSignal{By: "luis"})
+	})
+	h.at(madrid(2026, time.March, 27, 13, 0), func() {
+		released = h.state()
+		h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "marta"}) // Friday again: waits for Monday
 	})
 	h.watch(time.Hour, func(st State) bool {
 		if st.Stage == StageCut {
@@ -585,9 +626,16 @@ func TestCutReview_PostponedCutHeldAndReleasedStillOnAllowedDay(t *testing.T) {
 	})
 	h.run(h.input())
 
+	require.Equal(t, StageCutReview, released.Stage, "released past the approval's day: reviewed again")
+	require.Empty(t, released.CutApprovedBy)
+	holds := inputs[activities.HoldInput](h, "RecordHold")
+	require.Len(t, holds, 2, "the hold went to the ledger and left it")
+	require.True(t, holds[0].On)
+	require.False(t, holds[1].On)
 	cuts := h.cuts()
 	require.Len(t, cuts, 1)
-	requireSameTime(t, madrid(2026, time.March, 30, 9, 0), cuts[0].At, "cut after a Friday release")
+	require.Equal(t, "marta", cuts[0].ApprovedBy)
+	requireSameTime(t, madrid(2026, time.March, 30, 9, 0), cuts[0].At, "cut on Monday after the new approval")
 	h.requireAllowedCutDates(defaultCalendar(t))
 }
 

@@ -25,7 +25,19 @@ const (
 	SignalHold           = "hold"
 	SignalRelease        = "release"
 	SignalContactUpdated = "contact-updated"
+	SignalProofRecorded  = "proof-recorded"
 	QueryState           = "state"
+)
+
+// The clerks' actions are also updates of the same names, so the command line
+// gets the case's answer; the signals stay for the Web UI and the histories
+// recorded with them.
+const (
+	UpdatePaid           = SignalPaid
+	UpdateApproveCut     = SignalApproveCut
+	UpdateHold           = SignalHold
+	UpdateRelease        = SignalRelease
+	UpdateContactUpdated = SignalContactUpdated
 )
 
 // WorkflowID is the id of the case of an invoice: one case per returned invoice.
@@ -42,6 +54,8 @@ var (
 	AttrAmountDue     = temporal.NewSearchAttributeKeyFloat64("AmountDue")
 	AttrCutDate       = temporal.NewSearchAttributeKeyTime("CutDate")
 	AttrNextActionAt  = temporal.NewSearchAttributeKeyTime("NextActionAt")
+	// AttrNeedsAttention is set while a person must look at the case (State.Attention says why).
+	AttrNeedsAttention = temporal.NewSearchAttributeKeyBool("NeedsAttention")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its type name,
@@ -55,6 +69,7 @@ var SearchAttributeTypes = []struct{ Name, Type string }{
 	{"AmountDue", "Double"},
 	{"CutDate", "Datetime"},
 	{"NextActionAt", "Datetime"},
+	{"NeedsAttention", "Bool"},
 }
 
 // InvoiceOf is the invoice number of a case's workflow id.

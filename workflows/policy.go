@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/calendar"
 )
 
@@ -33,6 +34,37 @@ type Policy struct {
 	ReconnectWithinDays int `json:"reconnect_within_days"`
 	// Holidays are the regional and local holidays (YYYY-MM-DD) added to the national ones.
 	Holidays []string `json:"holidays,omitempty"`
+	// MinimumSupplyMonths is how long a Bono Social household keeps the
+	// Suministro Mínimo Vital (power limited to MinimumSupplyKW) after its
+	// wait, before any cut. Zero in cases started before it: 6.
+	MinimumSupplyMonths int `json:"minimum_supply_months,omitempty"`
+	// AttentionAfter is how long an activity may keep failing before the case
+	// raises NeedsAttention. Zero in cases started before it: 1 hour.
+	AttentionAfter time.Duration `json:"attention_after,omitempty"`
+	// CutBans are the decreed periods in which the consumers of the classes
+	// they name are not cut.
+	CutBans []activities.CutBan `json:"cut_bans,omitempty"`
+}
+
+// MinimumSupplyKW is the power of the Suministro Mínimo Vital.
+const MinimumSupplyKW = 3.5
+
+// Defaults of the fields added after cases were running.
+const (
+	defaultMinimumSupplyMonths = 6
+	defaultAttentionAfter      = time.Hour
+)
+
+// DecreedCutBans are the bans on cutting vulnerable consumers decreed so far
+// (the "escudo social": RDL 8/2023 and its extensions, the last until
+// 31/12/2025). A renewal is added here, or in IMPAGOS_CUT_BANS_FILE.
+func DecreedCutBans() []activities.CutBan {
+	return []activities.CutBan{{
+		Name:    "prohibición de suspender el suministro a consumidores vulnerables (RDL 8/2023 y prórrogas)",
+		From:    calendar.Date(2023, time.January, 1),
+		To:      calendar.Date(2025, time.December, 31),
+		Classes: []string{activities.ClassBonoSocial, activities.ClassProtected},
+	}}
 }
 
 // DefaultPolicy is PROCESS.md's process in real time.
@@ -47,6 +79,9 @@ func DefaultPolicy() Policy {
 		PreCutEmailDays:      3,
 		ActionHour:           9,
 		ReconnectWithinDays:  1,
+		MinimumSupplyMonths:  defaultMinimumSupplyMonths,
+		AttentionAfter:       defaultAttentionAfter,
+		CutBans:              DecreedCutBans(),
 	}
 }
 
@@ -89,6 +124,10 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("policy %s: action hour must be 0-23, got %d", p.Name, p.ActionHour)
 	case p.ReconnectWithinDays < 1:
 		return fmt.Errorf("policy %s: reconnection must be due within at least 1 day, got %d", p.Name, p.ReconnectWithinDays)
+	case p.MinimumSupplyMonths != 0 && p.MinimumSupplyMonths < defaultMinimumSupplyMonths:
+		return fmt.Errorf("policy %s: the Suministro Mínimo Vital lasts at least %d months, got %d", p.Name, defaultMinimumSupplyMonths, p.MinimumSupplyMonths)
+	case p.AttentionAfter < 0:
+		return fmt.Errorf("policy %s: attention bound must not be negative, got %s", p.Name, p.AttentionAfter)
 	case p.ReconnectWithinDays > 1:
 		// PROCESS step 8: reconnection is due by the next day at the latest.
 		return fmt.Errorf("policy %s: reconnection must be due by the next day at the latest (1 day), got %d", p.Name, p.ReconnectWithinDays)
@@ -129,4 +168,32 @@ func (p Policy) realDuration(d time.Duration) time.Duration {
 func (p Policy) at(d time.Time) time.Time {
 	d = d.In(calendar.Madrid)
 	return time.Date(d.Year(), d.Month(), d.Day(), p.ActionHour, 0, 0, 0, calendar.Madrid)
+}
+
+// withDefaults fills the fields a case started before they existed lacks.
+func (p Policy) withDefaults() Policy {
+	if p.MinimumSupplyMonths == 0 {
+		p.MinimumSupplyMonths = defaultMinimumSupplyMonths
+	}
+	if p.AttentionAfter == 0 {
+		p.AttentionAfter = defaultAttentionAfter
+	}
+	return p
+}
+
+// bansOn returns the ban that covers day for a consumer with those flags.
+func (p Policy) banOn(day time.Time, k activities.Contract) *activities.CutBan {
+	d := calendar.Date(day.In(calendar.Madrid).Date())
+	for i, b := range p.CutBans {
+		if d.Before(calendar.Date(b.From.In(calendar.Madrid).Date())) || d.After(calendar.Date(b.To.In(calendar.Madrid).Date())) {
+			continue
+		}
+		for _, class := range b.Classes {
+			if (class == activities.ClassBonoSocial && k.BonoSocial) || (class == activities.ClassProtected && k.Protected) ||
+				(class == activities.ClassDomestic && k.Segment == activities.SegmentDomestic) {
+				return &p.CutBans[i]
+			}
+		}
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ type published struct {
 	started, dueSet         bool
 	stage, segment, details string
 	customer                string
+	attention               bool
 	due                     float64
 	cutDate, nextAt         time.Time
 }
@@ -71,6 +72,11 @@ func (c *invoiceCase) publish(ctx workflow.Context) {
 		}
 		p.nextAt = next
 	}
+	// Only cases that ever needed attention carry the attribute.
+	if attention := c.st.Attention != "" && !c.st.Stage.Closed(); attention != p.attention {
+		ups = append(ups, AttrNeedsAttention.ValueSet(attention))
+		p.attention = attention
+	}
 	if len(ups) > 0 {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, ups...); err != nil {
 			c.logger.Warn("search attributes not updated", "error", err)
@@ -107,6 +113,9 @@ func (c *invoiceCase) details() string {
 	}
 	if c.st.Hold != nil {
 		fmt.Fprintf(&b, "**En espera:** %s (%s)\n\n", c.st.Hold.Reason, c.st.Hold.By)
+	}
+	if c.st.Attention != "" {
+		fmt.Fprintf(&b, "**Requiere atención:** %s\n\n", c.st.Attention)
 	}
 	fmt.Fprintf(&b, "**Avisos enviados:** %d", len(c.st.Notices))
 	return b.String()

@@ -13,22 +13,41 @@ type Stage string
 
 // Stages, in the order a case usually goes through them.
 const (
-	StageChecking     Stage = "checking"      // looking the invoice up in the payments ledger
-	StageNeedsContact Stage = "needs_contact" // no phone or e-mail: waiting for contact data
-	StageNotice1      Stage = "notice_1"      // aviso 1 sent (domestic)
-	StageNotice2      Stage = "notice_2"      // aviso 2 sent (domestic)
-	StageNotice3      Stage = "notice_3"      // formal demand sent; regulatory wait running (domestic)
-	StageCutScheduled Stage = "cut_scheduled" // a cut date is set; pre-cut e-mail before it
-	StageCutReview    Stage = "cut_review"    // cut date reached: waiting for the cuts desk
-	StageOnHold       Stage = "on_hold"       // paused by a person, or never to be cut
-	StageCut          Stage = "cut"           // the distributor was asked to cut
-	StageReconnecting Stage = "reconnecting"  // paid after the cut: reconnection being requested
-	StagePaid         Stage = "paid"          // closed: paid (before any cut of this invoice)
-	StageReconnected  Stage = "reconnected"   // closed: paid after the cut and reconnection requested
+	StageChecking      Stage = "checking"       // looking the invoice up in the payments ledger
+	StageNeedsContact  Stage = "needs_contact"  // no phone or e-mail: waiting for contact data
+	StageNotice1       Stage = "notice_1"       // aviso 1 sent (domestic)
+	StageNotice2       Stage = "notice_2"       // aviso 2 sent (domestic)
+	StageNotice3       Stage = "notice_3"       // formal demand sent; regulatory wait running (domestic)
+	StageCutScheduled  Stage = "cut_scheduled"  // a cut date is set; pre-cut e-mail before it
+	StageCutReview     Stage = "cut_review"     // cut date reached: waiting for the cuts desk
+	StageCutBlocked    Stage = "cut_blocked"    // no cut may be requested yet: no proof of the formal notice, a cut ban, no calendar
+	StageMinimumSupply Stage = "minimum_supply" // Bono Social: Suministro Mínimo Vital, power limited, before any cut
+	StageOnHold        Stage = "on_hold"        // paused by a person, or never to be cut
+	StageCut           Stage = "cut"            // the distributor was asked to cut
+	StageReconnecting  Stage = "reconnecting"   // paid after the cut: reconnection being requested
+	StagePaid          Stage = "paid"           // closed: paid (before any cut of this invoice)
+	StageReconnected   Stage = "reconnected"    // closed: paid after the cut and reconnection requested
+	StageCancelled     Stage = "cancelled"      // closed: cancelled by a person; nothing more is sent
 )
 
 // Closed reports whether the stage ends the case.
-func (s Stage) Closed() bool { return s == StagePaid || s == StageReconnected }
+func (s Stage) Closed() bool {
+	return s == StagePaid || s == StageReconnected || s == StageCancelled
+}
+
+// Answer is a case's answer to a clerk's update: what it did, and where the
+// case stands after it.
+type Answer struct {
+	Outcome        string `json:"outcome"` // approved, recorded, duplicate, on_hold, released, contact_read
+	Stage          Stage  `json:"stage"`
+	AmountDueCents int64  `json:"amount_due_cents"`
+	Detail         string `json:"detail"`
+}
+
+// ProofRecordedSignal says a proof of the formal notice was recorded in the ledger.
+type ProofRecordedSignal struct {
+	By string `json:"by"`
+}
 
 // PaidSignal is the payload of the paid signal.
 type PaidSignal struct {
@@ -97,6 +116,8 @@ type Hold struct {
 	// NeverCut marks the hold the system puts on essential supplies and
 	// protected households: releasing it looks at the contract again.
 	NeverCut bool `json:"never_cut"`
+	// Recorded says the ledger holds it too, so no cut request passes it.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // Event is one line of the case's history.
@@ -139,17 +160,36 @@ type State struct {
 	CutAt          *time.Time `json:"cut_at,omitempty"`
 	ReconnectAt    *time.Time `json:"reconnect_at,omitempty"`
 	Hold           *Hold      `json:"hold,omitempty"`
+	// Proof is what the ledger holds of the proof that the formal notice
+	// reached the customer; nil before the case looked.
+	Proof *activities.ProofStatus `json:"proof,omitempty"`
+	// Attention is why a person must look at the case (an activity failing
+	// past its bound, a missing calendar); empty when nothing is wrong.
+	Attention      string     `json:"attention,omitempty"`
+	AttentionSince *time.Time `json:"attention_since,omitempty"`
 	History        []Event    `json:"history"`
 }
 
 // FormalNotice says how the notice a cut must follow went to the customer: the
 // formal demand (requerimiento fehaciente) of a domestic case, the cut letter
 // of a business one, each of its channels with its status, e.g. "certified
-// sent, whatsapp pending". It is proven when its certified e-mail was sent:
-// the provider took it and the evidence is kept. A paper letter is proven only
-// by the clerks who post it, and a text or a refused e-mail proves nothing, so
-// the cuts desk checks those before it approves a cut.
+// sent, whatsapp pending", and the proof that it reached the customer. It is
+// proven only by a proof in the ledger: a qualified provider's certificate or
+// a posted letter's or burofax's receipt a clerk recorded. A provider's
+// "delivered" is evidence, not proof. Cases from before proofs were kept are
+// judged as they were: proven when the certified e-mail was sent.
 func (s State) FormalNotice() (summary string, proven bool) {
+	if s.Proof != nil {
+		summary, _ = s.formalNoticeChannels()
+		if s.Proof.Proven {
+			return summary + "; " + s.Proof.Summary, true
+		}
+		return summary + "; sin prueba de entrega", false
+	}
+	return s.formalNoticeChannels()
+}
+
+func (s State) formalNoticeChannels() (summary string, proven bool) {
 	var parts []string
 	for _, n := range s.Notices {
 		if n.Kind != activities.KindRequerimiento && n.Kind != activities.KindCutLetter {

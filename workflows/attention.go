@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// call runs an activity and waits for its result. No case waits silently on
+// an error: an activity still failing after the policy's bound raises the
+// case's NeedsAttention flag, with the error as its reason, on top of its
+// stage; the activity goes on being retried, and the flag clears when it
+// succeeds (or when a person releases or cancels the case). Errors that no
+// retry can heal are non-retryable and come back at once.
+func (c *invoiceCase) call(ctx workflow.Context, summary string, activity, arg, result any) error {
+	if !c.safe {
+		return c.exec(ctx, summary, activity, arg).Get(ctx, result)
+	}
+	opts := workflow.GetActivityOptions(ctx)
+	opts.Summary = summary
+	opts.ScheduleToCloseTimeout = c.in.Policy.AttentionAfter
+	actx := workflow.WithActivityOptions(ctx, opts)
+	raised := false
+	for {
+		err := workflow.ExecuteActivity(actx, activity, arg).Get(ctx, result)
+		var timeout *temporal.TimeoutError
+		if err == nil || !errors.As(err, &timeout) || ctx.Err() != nil {
+			if raised && err == nil {
+				c.clearAttention(ctx, summary+": completado")
+			}
+			return err
+		}
+		raised = true
+		c.raiseAttention(ctx, fmt.Sprintf("%s sigue fallando tras %s: %v", summary, c.in.Policy.AttentionAfter, lastFailure(err)))
+	}
+}
+
+// lastFailure is the cause a timed-out activity's last attempt failed with.
+func lastFailure(err error) error {
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) && timeout.LastHeartbeatDetails() == nil {
+		if cause := errors.Unwrap(timeout); cause != nil {
+			return cause
+		}
+	}
+	return err
+}
+
+// raiseAttention flags the case for a person, with why; it shows in the
+// state, the history and the NeedsAttention search attribute.
+func (c *invoiceCase) raiseAttention(ctx workflow.Context, why string) {
+	if c.st.Attention == why {
+		return
+	}
+	if c.st.Attention == "" {
+		now := c.now(ctx)
+		c.st.AttentionSince = &now
+	}
+	c.st.Attention = why
+	c.event(ctx, "requiere atención: "+why, "")
+	c.logger.Warn("needs attention", "why", why)
+	c.publish(ctx)
+}
+
+// clearAttention lowers the flag, saying what settled it.
+func (c *invoiceCase) clearAttention(ctx workflow.Context, what string) {
+	if c.st.Attention == "" {
+		return
+	}
+	c.st.Attention, c.st.AttentionSince = "", nil
+	if what != "" {
+		c.event(ctx, "atención resuelta: "+what, "")
+	}
+	c.publish(ctx)
+}
+
+// attentionSince is how long the case has needed attention.
+func (c *invoiceCase) attentionSince(ctx workflow.Context) time.Duration {
+	if c.st.AttentionSince == nil {
+		return 0
+	}
+	return c.now(ctx).Sub(*c.st.AttentionSince)
+}

@@ -1,0 +1,244 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/elega/impagos/activities"
+)
+
+// domestic sends three notices with no cut date, the contract read again
+// before each; the third, the formal demand, must be proven to have reached
+// the customer, and only after the regulatory wait counted from that proven
+// day (and, for Bono Social, the Suministro Mínimo Vital) may a cut be
+// scheduled (PROCESS step 3, "Vulnerable consumers").
+func (c *invoiceCase) domestic(ctx workflow.Context) error {
+	steps := []struct {
+		stage       Stage
+		kind, label string
+	}{
+		{StageNotice1, activities.KindAviso1, "aviso 1"},
+		{StageNotice2, activities.KindAviso2, "aviso 2"},
+		{StageNotice3, activities.KindRequerimiento, "aviso 3 (requerimiento fehaciente)"},
+	}
+	next := c.now(ctx)
+	for i, s := range steps {
+		if err := c.waitUntil(ctx, next, s.label); err != nil {
+			return err
+		}
+		// Contact data, Bono Social and the never-cut flags may have changed
+		// since the contract was read (the first notice goes right after).
+		if i > 0 {
+			if err := c.findContact(ctx); err != nil {
+				return err
+			}
+		}
+		c.setStage(ctx, s.stage, "envío de "+s.label, "")
+		var suspendFrom *time.Time
+		// A supply that is never cut is not threatened with a suspension date.
+		if s.kind == activities.KindRequerimiento && !c.contract.NeverCut() {
+			end := c.regulatoryEnd(c.now(ctx))
+			if c.contract.BonoSocial {
+				end = end.AddDate(0, c.in.Policy.MinimumSupplyMonths, 0)
+			}
+			d := c.cal.NextCutDay(end.AddDate(0, 0, c.in.Policy.PreCutEmailDays))
+			suspendFrom = &d
+			c.tell(d)
+		}
+		if err := c.sendNotice(ctx, s.kind, s.kind, nil, suspendFrom); err != nil {
+			return err
+		}
+		next = c.now(ctx).AddDate(0, 0, c.in.Policy.NoticeSpacingDays)
+	}
+	if err := c.waitAfterDemand(ctx, c.now(ctx)); err != nil {
+		return err
+	}
+	if err := c.neverCutHold(ctx); err != nil {
+		return err
+	}
+	cutDate, err := c.plannedCutDay(ctx, c.now(ctx).AddDate(0, 0, c.in.Policy.PreCutEmailDays))
+	if err != nil {
+		return err
+	}
+	c.scheduleCut(ctx, cutDate, "espera reglamentaria cumplida: corte programado")
+	if err := c.recordStage(ctx, "corte programado", ""); err != nil {
+		return err
+	}
+	return c.cutPhase(ctx, cutDate)
+}
+
+// waitAfterDemand waits the regulatory wait after the formal demand sent at
+// sent: 2 months (4 for Bono Social) counted from the day a proof says it
+// reached the customer; no proof can predate the sending, so the case first
+// waits from then. A Bono Social household then keeps the Suministro Mínimo
+// Vital. The contract is read again after every wait.
+func (c *invoiceCase) waitAfterDemand(ctx workflow.Context, sent time.Time) error {
+	if err := c.waitUntil(ctx, c.regulatoryEnd(sent), "fin de la espera reglamentaria"); err != nil {
+		return err
+	}
+	for {
+		if err := c.lookupContract(ctx); err != nil {
+			return err
+		}
+		if err := c.awaitProof(ctx); err != nil {
+			return err
+		}
+		waitEnd := c.regulatoryEnd(*c.st.Proof.ProvenOn)
+		if c.now(ctx).Before(waitEnd) {
+			if c.st.Stage != StageNotice3 {
+				c.setStage(ctx, StageNotice3, "espera reglamentaria desde la entrega probada", "")
+			}
+			if err := c.waitUntil(ctx, waitEnd, "fin de la espera reglamentaria (desde la entrega probada)"); err != nil {
+				return err
+			}
+			continue
+		}
+		if !c.contract.BonoSocial {
+			return nil
+		}
+		end := waitEnd.AddDate(0, c.in.Policy.MinimumSupplyMonths, 0)
+		if !c.now(ctx).Before(end) {
+			return nil
+		}
+		if err := c.minimumSupply(ctx, end); err != nil {
+			return err
+		}
+	}
+}
+
+// minimumSupply keeps a Bono Social household supplied until end with its
+// power limited to 3.5 kW (the Suministro Mínimo Vital), asking the
+// distributor for the limitation when the contracted power is above that or
+// unknown.
+func (c *invoiceCase) minimumSupply(ctx workflow.Context, end time.Time) error {
+	if c.st.Stage != StageMinimumSupply {
+		c.setStage(ctx, StageMinimumSupply, "suministro mínimo vital hasta el "+end.In(c.now(ctx).Location()).Format("02/01/2006"), "")
+		if err := c.recordStage(ctx, "suministro mínimo vital", ""); err != nil {
+			return err
+		}
+		if c.contract.PowerKW == 0 || c.contract.PowerKW > MinimumSupplyKW {
+			var res activities.LimitResult
+			if err := c.call(ctx, "limitación de potencia a 3,5 kW", a.RequestPowerLimit, activities.LimitInput{
+				Case: c.ref(), KW: MinimumSupplyKW, At: c.now(ctx),
+			}, &res); err != nil {
+				return err
+			}
+			c.event(ctx, "limitación de potencia a 3,5 kW solicitada a la distribuidora", "")
+		}
+	}
+	return c.waitUntil(ctx, end, "fin del suministro mínimo vital")
+}
+
+// business sends the cut letter with its scheduled cut date and the certified
+// e-mail at once (PROCESS step 4).
+func (c *invoiceCase) business(ctx workflow.Context) error {
+	if c.contract.NeverCut() {
+		// A supply that is never cut still gets the formal demand, without a cut date.
+		c.setStage(ctx, StageNotice3, "requerimiento de pago (suministro que no se corta)", "")
+		if err := c.sendNotice(ctx, activities.KindRequerimiento, activities.KindRequerimiento, nil, nil); err != nil {
+			return err
+		}
+		if err := c.neverCutHold(ctx); err != nil {
+			return err
+		}
+	}
+	cutDate, err := c.plannedCutDay(ctx, c.now(ctx).AddDate(0, 0, c.in.Policy.BusinessCutLeadDays))
+	if err != nil {
+		return err
+	}
+	c.scheduleCut(ctx, cutDate, "carta de corte y e-mail certificado")
+	c.tell(cutDate)
+	if err := c.sendNotice(ctx, activities.KindCutLetter, activities.KindCutLetter, &cutDate, nil); err != nil {
+		return err
+	}
+	return c.cutPhase(ctx, cutDate)
+}
+
+// tell keeps the latest date a notice gave the customer: they are never cut
+// before it.
+func (c *invoiceCase) tell(day time.Time) {
+	if c.notBefore == nil || day.After(*c.notBefore) {
+		c.notBefore = &day
+	}
+}
+
+// regulatoryEnd is when a domestic cut may first be scheduled after the formal demand.
+func (c *invoiceCase) regulatoryEnd(demand time.Time) time.Time {
+	months := c.in.Policy.RegulatoryWaitMonths
+	if c.contract.BonoSocial {
+		months = c.in.Policy.BonoSocialWaitMonths
+	}
+	return demand.AddDate(0, months, 0)
+}
+
+// sendNotice renders a notice into the outbox and records what went out.
+func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDate, suspendFrom *time.Time) error {
+	var res activities.NoticeResult
+	err := c.call(ctx, "comunicado "+kind, a.SendNotice, activities.NoticeInput{
+		Case: c.ref(), Step: step, Kind: kind, Contract: c.contract,
+		CutDate: cutDate, SuspendFrom: suspendFrom, At: c.now(ctx),
+	}, &res)
+	if isInvalidInput(err) {
+		c.event(ctx, fmt.Sprintf("comunicado %s no enviado: %v", kind, err), "")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	first := len(c.st.Notices)
+	channels := make([]string, 0, len(res.Messages))
+	ids := make([]int64, 0, len(res.Messages))
+	for _, m := range res.Messages {
+		c.st.Notices = append(c.st.Notices, Notice{Kind: kind, Channel: m.Channel, OutboxID: m.OutboxID, At: m.At, Status: activities.StatusPending})
+		channels = append(channels, m.Channel)
+		ids = append(ids, m.OutboxID)
+	}
+	c.event(ctx, fmt.Sprintf("comunicado %s por %s", kind, strings.Join(channels, ", ")), "")
+	// Cases started before notices were delivered by the worker keep to their history.
+	if workflow.GetVersion(ctx, "deliver-notices", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return c.deliver(ctx, kind, ids, c.st.Notices[first:])
+}
+
+// deliver sends the e-mails of a notice. The provider's temporary failures are
+// retried with backoff for up to a day; a refusal is shown in the state and the
+// history, and the case goes on: a notice that cannot be e-mailed never stops
+// the collection of the debt.
+func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64, notices []Notice) error {
+	opts := workflow.GetActivityOptions(ctx)
+	opts.Summary = "entrega " + kind
+	opts.StartToCloseTimeout = 2 * time.Minute
+	opts.ScheduleToCloseTimeout = 24 * time.Hour
+	opts.RetryPolicy = &temporal.RetryPolicy{
+		InitialInterval:        10 * time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        30 * time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrInvalidInput},
+	}
+	var res activities.DeliverResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.DeliverNotice,
+		activities.DeliverInput{Case: c.ref(), OutboxIDs: ids}).Get(ctx, &res)
+	if err != nil {
+		if temporal.IsCanceledError(err) {
+			return err
+		}
+		c.event(ctx, fmt.Sprintf("entrega de %s no completada: %v", kind, err), "")
+		return nil
+	}
+	for _, d := range res.Delivered {
+		for i := range notices {
+			if notices[i].OutboxID == d.OutboxID {
+				notices[i].Status, notices[i].Detail = d.Status, d.Detail
+			}
+		}
+		if d.Status == activities.StatusFailed {
+			c.event(ctx, fmt.Sprintf("%s de %s rechazado: %s", d.Channel, kind, d.Detail), "")
+		}
+	}
+	return nil
+}
