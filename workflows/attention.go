@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -26,8 +27,7 @@ func (c *invoiceCase) call(ctx workflow.Context, summary string, activity, arg, 
 	raised := false
 	for {
 		err := workflow.ExecuteActivity(actx, activity, arg).Get(ctx, result)
-		var timeout *temporal.TimeoutError
-		if err == nil || !errors.As(err, &timeout) || ctx.Err() != nil {
+		if err == nil || !boundReached(err) || ctx.Err() != nil {
 			if raised && err == nil {
 				c.clearAttention(ctx, summary+": completado")
 			}
@@ -36,6 +36,26 @@ func (c *invoiceCase) call(ctx workflow.Context, summary string, activity, arg, 
 		raised = true
 		c.raiseAttention(ctx, fmt.Sprintf("%s sigue fallando tras %s: %v", summary, c.in.Policy.AttentionAfter, lastFailure(err)))
 	}
+}
+
+// boundReached reports an activity that kept failing, or did not answer,
+// until its schedule-to-close bound: the server stops retrying it then, with
+// a timeout or with its last failure. Attempts are unlimited, so a failure
+// that is neither refused for good nor cancelled can only mean that.
+func boundReached(err error) bool {
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return true
+	}
+	var act *temporal.ActivityError
+	if !errors.As(err, &act) || temporal.IsCanceledError(err) {
+		return false
+	}
+	if act.RetryState() == enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE {
+		return false
+	}
+	var app *temporal.ApplicationError
+	return !errors.As(err, &app) || !app.NonRetryable()
 }
 
 // lastFailure is the cause a timed-out activity's last attempt failed with.

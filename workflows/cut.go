@@ -40,24 +40,23 @@ func (c *invoiceCase) neverCutHold(ctx workflow.Context) error {
 	return nil
 }
 
-// plannedCutDay is the first allowed cut day of the supply's calendar on or
-// after from that no decreed ban covers for this consumer. A ban makes the
+// plannedCutDay is the first allowed cut day of the supply's calendar at
+// least lead days ahead that no decreed ban covers for this consumer. A ban makes the
 // case wait in cut_blocked until it ends; a day past the calendar's data makes
 // it wait for a person (NeedsAttention) rather than guess.
-func (c *invoiceCase) plannedCutDay(ctx workflow.Context, from time.Time) (time.Time, error) {
+func (c *invoiceCase) plannedCutDay(ctx workflow.Context, lead int) (time.Time, error) {
 	for {
-		day := c.cal.NextCutDay(from)
+		day := c.cal.NextCutDay(c.now(ctx).AddDate(0, 0, lead))
 		if through := c.contract.CalendarThrough; through > 0 && day.Year() > through {
 			why := fmt.Sprintf("falta el calendario de %d (días festivos de la provincia %q)", day.Year(), c.contract.Province)
+			c.raiseAttention(ctx, why)
+			c.calendarMissing = true
 			if err := c.blocked(ctx, why, c.now(ctx).AddDate(0, 0, 1), "volver a leer el calendario"); err != nil {
 				return time.Time{}, err
 			}
-			c.raiseAttention(ctx, why)
-			c.calendarMissing = true
 			if err := c.lookupContract(ctx); err != nil {
 				return time.Time{}, err
 			}
-			from = c.now(ctx).AddDate(0, 0, c.in.Policy.PreCutEmailDays)
 			continue
 		}
 		if c.calendarMissing {
@@ -75,7 +74,6 @@ func (c *invoiceCase) plannedCutDay(ctx workflow.Context, from time.Time) (time.
 		if err := c.lookupContract(ctx); err != nil {
 			return time.Time{}, err
 		}
-		from = c.now(ctx).AddDate(0, 0, c.in.Policy.PreCutEmailDays)
 	}
 }
 

@@ -92,6 +92,13 @@ type harness struct {
 	proof func() activities.ProofStatus
 	// refuseCut, when set, answers a RequestCut with the ledger's refusal.
 	refuseCut func(activities.CutInput) *activities.CutRefusal
+	// holdResult, paymentErr and lookupErr, when set, answer RecordHold,
+	// fail RecordPayment and fail LookupContract.
+	holdResult func(activities.HoldInput) activities.HoldResult
+	paymentErr func(activities.PaymentInput) error
+	lookupErr  func() error
+	// settleDelay is how long SettleInvoice takes, in simulated time.
+	settleDelay time.Duration
 }
 
 func newHarness(t *testing.T, start time.Time) *harness {
@@ -136,8 +143,13 @@ func (h *harness) mockActivities() {
 		func(_ context.Context, in activities.LookupInput) (activities.Contract, error) {
 			h.record("LookupContract", in)
 			h.mu.Lock()
-			k, hook, n := h.contract, h.onLookup, len(h.callsOf("LookupContract"))
+			k, hook, n, fail := h.contract, h.onLookup, len(h.callsOf("LookupContract")), h.lookupErr
 			h.mu.Unlock()
+			if fail != nil {
+				if err := fail(); err != nil {
+					return activities.Contract{}, err
+				}
+			}
 			if hook != nil {
 				hook(n)
 			}
@@ -163,6 +175,11 @@ func (h *harness) mockActivities() {
 	env.OnActivity(a.RecordPayment, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PaymentInput) (bool, error) {
 			h.record("RecordPayment", in)
+			if h.paymentErr != nil {
+				if err := h.paymentErr(in); err != nil {
+					return false, err
+				}
+			}
 			return true, nil
 		}).Maybe()
 	env.OnActivity(a.CheckSupply, mock.Anything, mock.Anything).Return(
@@ -198,6 +215,9 @@ func (h *harness) mockActivities() {
 	env.OnActivity(a.RecordHold, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.HoldInput) (activities.HoldResult, error) {
 			h.record("RecordHold", in)
+			if h.holdResult != nil {
+				return h.holdResult(in), nil
+			}
 			return activities.HoldResult{Applied: true}, nil
 		}).Maybe()
 	env.OnActivity(a.RequestPowerLimit, mock.Anything, mock.Anything).Return(
@@ -227,7 +247,7 @@ func (h *harness) mockActivities() {
 			}
 			return res, nil
 		}).Maybe()
-	env.OnActivity(a.SettleInvoice, mock.Anything, mock.Anything).Return(
+	env.OnActivity(a.SettleInvoice, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return h.settleDelay }).Return(
 		func(_ context.Context, in activities.SettleInput) (activities.SettleResult, error) {
 			h.record("SettleInvoice", in)
 			h.mu.Lock()

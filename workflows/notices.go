@@ -60,7 +60,7 @@ func (c *invoiceCase) domestic(ctx workflow.Context) error {
 	if err := c.neverCutHold(ctx); err != nil {
 		return err
 	}
-	cutDate, err := c.plannedCutDay(ctx, c.now(ctx).AddDate(0, 0, c.in.Policy.PreCutEmailDays))
+	cutDate, err := c.plannedCutDay(ctx, c.in.Policy.PreCutEmailDays)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (c *invoiceCase) business(ctx workflow.Context) error {
 			return err
 		}
 	}
-	cutDate, err := c.plannedCutDay(ctx, c.now(ctx).AddDate(0, 0, c.in.Policy.BusinessCutLeadDays))
+	cutDate, err := c.plannedCutDay(ctx, c.in.Policy.BusinessCutLeadDays)
 	if err != nil {
 		return err
 	}
