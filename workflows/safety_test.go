@@ -453,4 +453,3 @@ func TestPaymentWhileClosing_StillRecorded(t *testing.T) {
 	require.Equal(t, []string{"TRF-50", "TRF-51"}, keys, "the late payment is in the ledger too")
 	require.Equal(t, testAmount+500, r.PaidCents)
 }
-
