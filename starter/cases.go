@@ -173,6 +173,9 @@ func printState(out io.Writer, st workflows.State) {
 	if st.Hold != nil {
 		fmt.Fprintf(out, "On hold:     %s (by %s since %s)\n", st.Hold.Reason, st.Hold.By, when(&st.Hold.At, "02/01/2006 15:04"))
 	}
+	if st.Attention != "" {
+		fmt.Fprintf(out, "ATTENTION:   %s (since %s)\n", st.Attention, when(st.AttentionSince, "02/01/2006 15:04"))
+	}
 	if len(st.Notices) > 0 {
 		fmt.Fprintln(out, "Notices:")
 		letter := false
@@ -228,12 +231,39 @@ func cmdPaid(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	return withClient(ctx, func(c client.Client) error {
-		if err := cases.Signal(ctx, c, invoice, workflows.SignalPaid, sig); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "payment of %s sent to invoice %s\n", money.Format(cents), invoice)
-		return nil
+		return act(ctx, c, out, invoice, workflows.UpdatePaid, whoami(), sig)
 	})
+}
+
+// act sends a clerk's action to a case as an update and prints the case's
+// answer. A refusal is printed, kept on the audit trail (the case's history
+// never saw it) and returned, so the command exits non-zero.
+func act(ctx context.Context, c client.Client, out io.Writer, invoice, action, by string, arg any) error {
+	ans, err := cases.Update(ctx, c, invoice, action, arg)
+	var refused *cases.Refused
+	if errors.As(err, &refused) {
+		fmt.Fprintf(out, "invoice %s: refused: %s\n", invoice, refused.Reason)
+		auditRefusal(ctx, out, invoice, action, by, refused.Reason)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "invoice %s: %s\n", invoice, ans.Detail)
+	return nil
+}
+
+// auditRefusal writes a refused action to the audit trail; a ledger that
+// cannot be reached is said, and does not hide the refusal.
+func auditRefusal(ctx context.Context, out io.Writer, invoice, action, by, reason string) {
+	db, err := store.Open(ctx, engine.FromEnv().DatabaseURL)
+	if err == nil {
+		defer db.Close()
+		err = db.RecordRefusal(ctx, activities.CaseRef{Invoice: invoice, WorkflowID: workflows.WorkflowID(invoice)}, by, action, reason)
+	}
+	if err != nil {
+		fmt.Fprintf(out, "invoice %s: the refusal is not on the audit trail: %v\n", invoice, err)
+	}
 }
 
 func cmdContactUpdated(ctx context.Context, args []string, out io.Writer) error {
@@ -248,11 +278,7 @@ func cmdContactUpdated(ctx context.Context, args []string, out io.Writer) error 
 		return err
 	}
 	return withClient(ctx, func(c client.Client) error {
-		if err := cases.Signal(ctx, c, invoice, workflows.SignalContactUpdated, workflows.ContactUpdatedSignal{By: *by}); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "invoice %s will look at its contract again\n", invoice)
-		return nil
+		return act(ctx, c, out, invoice, workflows.UpdateContactUpdated, *by, workflows.ContactUpdatedSignal{By: *by})
 	})
 }
 
@@ -274,27 +300,40 @@ func cmdCuts(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		blocked, err := casesIn(ctx, c, workflows.StageCutBlocked)
+		if err != nil {
+			return err
+		}
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "CUT DATE\tINVOICE\tCUSTOMER\tCUPS\tAMOUNT DUE\tPHONE\tSEGMENT\tFORMAL NOTICE")
-		n := 0
-		for _, st := range states {
+		fmt.Fprintln(tw, "STAGE\tCUT DATE\tINVOICE\tCUSTOMER\tCUPS\tAMOUNT DUE\tPHONE\tSEGMENT\tFORMAL NOTICE")
+		n, nb := 0, 0
+		for _, st := range append(states, blocked...) {
 			if !day.IsZero() && (st.CutDate == nil || !sameDay(*st.CutDate, day)) {
 				continue
 			}
-			n++
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(st.CutDate, "02/01/2006"), st.Invoice, st.Customer, st.Cups,
+			if st.Stage == workflows.StageCutBlocked {
+				nb++
+			} else {
+				n++
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Stage, when(st.CutDate, "02/01/2006"), st.Invoice, st.Customer, st.Cups,
 				money.Format(st.AmountDueCents), st.Phone, st.Segment, formalNotice(st))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%d case(s) awaiting the cuts desk\n", n)
+		fmt.Fprintf(out, "%d case(s) awaiting the cuts desk; %d blocked (no cut may be requested: see starter status)\n", n, nb)
 		return nil
 	})
 }
 
 func awaitingReview(ctx context.Context, c client.Client) ([]workflows.State, error) {
-	invoices, err := cases.InStage(ctx, c, engine.FromEnv().TaskQueue, workflows.StageCutReview)
+	return casesIn(ctx, c, workflows.StageCutReview)
+}
+
+// casesIn returns the state of every open case in a stage.
+func casesIn(ctx context.Context, c client.Client, stage workflows.Stage) ([]workflows.State, error) {
+	invoices, err := cases.InStage(ctx, c, engine.FromEnv().TaskQueue, stage)
 	if err != nil {
 		return nil, err
 	}
@@ -327,18 +366,16 @@ func cmdApproveCut(ctx context.Context, args []string, out io.Writer) error {
 				return err
 			}
 		}
+		// A case in cut_blocked (no proof of its formal notice) is not under
+		// review, so --all-due never reaches it, and naming it is refused.
 		var failed int
 		for _, inv := range invoices {
-			st, err := approve(ctx, c, inv, workflows.ApproveCutSignal{By: *by, Note: *note})
-			if err != nil {
-				fmt.Fprintf(out, "invoice %s: not approved: %v\n", inv, err)
+			if err := act(ctx, c, out, inv, workflows.UpdateApproveCut, *by, workflows.ApproveCutSignal{By: *by, Note: *note}); err != nil {
+				var refused *cases.Refused
+				if !errors.As(err, &refused) {
+					fmt.Fprintf(out, "invoice %s: not approved: %v\n", inv, err)
+				}
 				failed++
-				continue
-			}
-			fmt.Fprintf(out, "invoice %s: cut approved\n", inv)
-			if notice, proven := st.FormalNotice(); !proven {
-				fmt.Fprintf(out, "invoice %s: warning: no certified delivery of the formal notice (%s); check it reached the customer before the cut\n",
-					inv, notice)
 			}
 		}
 		if failed > 0 {
@@ -346,19 +383,6 @@ func cmdApproveCut(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return nil
 	})
-}
-
-// approve signals the approval of a case under review and returns the state
-// the approval was given on.
-func approve(ctx context.Context, c client.Client, invoice string, sig workflows.ApproveCutSignal) (workflows.State, error) {
-	st, err := cases.State(ctx, c, invoice)
-	if err != nil {
-		return st, err
-	}
-	if st.Stage != workflows.StageCutReview {
-		return st, fmt.Errorf("stage is %s, not %s", st.Stage, workflows.StageCutReview)
-	}
-	return st, cases.Signal(ctx, c, invoice, workflows.SignalApproveCut, sig)
 }
 
 // formalNotice is the cuts list's column: how the notice the cut must follow
@@ -387,21 +411,7 @@ func cmdHold(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("--reason is required")
 	}
 	return withClient(ctx, func(c client.Client) error {
-		st, err := cases.State(ctx, c, invoice)
-		if err != nil {
-			return err
-		}
-		switch {
-		case st.Stage.Closed() || st.Stage == workflows.StageCut || st.Stage == workflows.StageReconnecting:
-			return fmt.Errorf("invoice %s is %s: nothing left to hold", invoice, st.Stage)
-		case st.Hold != nil:
-			return fmt.Errorf("invoice %s is already on hold: %s", invoice, st.Hold.Reason)
-		}
-		if err := cases.Signal(ctx, c, invoice, workflows.SignalHold, workflows.HoldSignal{Reason: *reason, By: *by}); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "invoice %s on hold\n", invoice)
-		return nil
+		return act(ctx, c, out, invoice, workflows.UpdateHold, *by, workflows.HoldSignal{Reason: *reason, By: *by})
 	})
 }
 
@@ -417,22 +427,7 @@ func cmdRelease(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	return withClient(ctx, func(c client.Client) error {
-		st, err := cases.State(ctx, c, invoice)
-		if err != nil {
-			return err
-		}
-		if st.Hold == nil {
-			return fmt.Errorf("invoice %s is not on hold (stage %s)", invoice, st.Stage)
-		}
-		if err := cases.Signal(ctx, c, invoice, workflows.SignalRelease, workflows.ReleaseSignal{By: *by}); err != nil {
-			return err
-		}
-		if st.Hold.NeverCut {
-			fmt.Fprintf(out, "invoice %s released: it reads its contract again and stays on hold if the supply still may not be cut\n", invoice)
-			return nil
-		}
-		fmt.Fprintf(out, "invoice %s released\n", invoice)
-		return nil
+		return act(ctx, c, out, invoice, workflows.UpdateRelease, *by, workflows.ReleaseSignal{By: *by})
 	})
 }
 

@@ -25,12 +25,15 @@ Cases:
   status INVOICE [--json]        the case's stage, notices, next action and history
   paid INVOICE --amount 1.234,56 [--reference R] [--paid-at YYYY-MM-DD]
   contact-updated INVOICE        the contract's contact data changed
+  (paid, contact-updated, approve-cut, hold and release print the case's answer;
+   a refusal exits non-zero and is kept on the audit trail)
 
 Cuts desk:
-  cuts [--date YYYY-MM-DD]       cases awaiting review, with customer, CUPS, amount, phone
+  cuts [--date YYYY-MM-DD]       cases awaiting review, and those blocked (no proof of the formal notice...)
   approve-cut INVOICE... | --all-due  [--by NAME] [--note TEXT]
   hold INVOICE --reason R [--by NAME]
   release INVOICE [--by NAME]
+  attention [--json]             cases flagged NeedsAttention, with why
 
 Imports (xlsx, or ';'-separated csv; --dry-run validates only, --json prints JSON):
   import FILE [--sheet NAME] [--dry-run] [--json] [--policy P]   TRADE export of returned invoices
@@ -71,6 +74,7 @@ var commands = map[string]command{
 	"calllist":        cmdCallList,
 	"report":          cmdReport,
 	"summary":         cmdSummary,
+	"attention":       cmdAttention,
 }
 
 func main() {

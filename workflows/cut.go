@@ -205,7 +205,10 @@ func (c *invoiceCase) approveAndRequest(ctx workflow.Context) error {
 		if cut.Joined {
 			what = "el CUPS ya estaba cortado por otra factura: se une a ese corte"
 		}
-		c.approvalAnswer = what
+		c.approvalAnswer = "cut requested from the distributor"
+		if cut.Joined {
+			c.approvalAnswer = "the supply point was already cut for another invoice: joined that cut"
+		}
 		c.setStage(ctx, StageCut, what, approvedBy)
 		return c.waitFor(ctx, func() bool { return false }, "pago de la deuda (paid)")
 	}
@@ -240,7 +243,7 @@ func (c *invoiceCase) waitForCutDay(ctx workflow.Context) (bool, error) {
 			return false, nil
 		}
 		c.st.CutDate = &day
-		c.approvalAnswer = "corte aplazado al siguiente día permitido, el " + day.Format("02/01/2006")
+		c.approvalAnswer = "cut postponed to the next allowed cut day, " + day.Format("02/01/2006")
 		c.event(ctx, "corte aplazado al siguiente día permitido", "")
 		if err := c.waitUntil(ctx, c.in.Policy.at(day), "corte en día permitido"); err != nil {
 			return false, err
@@ -291,7 +294,7 @@ func (c *invoiceCase) awaitProof(ctx workflow.Context) error {
 // back to review.
 func (c *invoiceCase) refused(ctx workflow.Context, r activities.CutRefusal) error {
 	c.event(ctx, fmt.Sprintf("el registro rechaza el corte (%s): %s", r.Reason, r.Detail), "")
-	c.approvalAnswer = "corte rechazado por el registro: " + r.Detail
+	c.approvalAnswer = fmt.Sprintf("cut refused by the ledger (%s): %s", r.Reason, r.Detail)
 	c.staleApproval(ctx, "rechazo del registro")
 	until := c.now(ctx).AddDate(0, 0, 1)
 	if r.Until != nil && r.Until.After(c.now(ctx)) {

@@ -217,14 +217,14 @@ func TestPaidUpdate_AnswersWhatThePaymentDid(t *testing.T) {
 	require.NoError(t, partial.err)
 	require.Equal(t, "recorded", partial.answer.Outcome)
 	require.Equal(t, testAmount-2345, partial.answer.AmountDueCents)
-	require.Contains(t, partial.answer.Detail, "pendiente 100,00 €")
+	require.Contains(t, partial.answer.Detail, "recorded: 100,00 € due")
 	require.True(t, again.done)
 	require.Equal(t, "duplicate", again.answer.Outcome, "the same transfer reported twice counts once")
 	require.Error(t, tooMuch.rejected, "a payment beyond any invoice is refused before the history")
 	require.NotNil(t, rest)
 	require.True(t, rest.done)
 	require.NoError(t, rest.err)
-	require.Contains(t, rest.answer.Detail, "reconexión solicitada")
+	require.Contains(t, rest.answer.Detail, "reconnection requested")
 	require.Equal(t, StageReconnected, r.Stage)
 	require.Len(t, inputs[activities.PaymentInput](h, "RecordPayment"), 2)
 }
@@ -243,13 +243,13 @@ func TestClerkUpdates_RefusedWithTheReason(t *testing.T) {
 	})
 	h.run(h.input())
 
-	require.ErrorContains(t, early.rejected, "no está en revisión (etapa cut_scheduled)")
-	require.ErrorContains(t, release.rejected, "no está en espera")
+	require.ErrorContains(t, early.rejected, "not under review (stage cut_scheduled)")
+	require.ErrorContains(t, release.rejected, "not on hold")
 	require.NoError(t, approve.rejected)
 	require.NoError(t, approve.err)
 	require.Equal(t, "approved", approve.answer.Outcome)
-	require.Contains(t, approve.answer.Detail, "corte solicitado")
-	require.ErrorContains(t, late.rejected, "espera rechazada: el caso está en cut")
+	require.Contains(t, approve.answer.Detail, "cut requested")
+	require.ErrorContains(t, late.rejected, "nothing left to hold (stage cut)")
 }
 
 // PROCESS "Actors": a hold the ledger refuses, because the cut was requested

@@ -77,8 +77,8 @@ func (c *invoiceCase) drainSignals(ctx workflow.Context) {
 }
 
 func (c *invoiceCase) onApprove(ctx workflow.Context, s ApproveCutSignal) {
-	if why := c.approveRefusal(); why != "" {
-		c.event(ctx, "aprobación de corte rechazada: "+why, s.By)
+	if why := c.approveRefusal(); why.en != "" {
+		c.event(ctx, "aprobación de corte rechazada: "+why.es, s.By)
 		return
 	}
 	c.approval = &s
@@ -87,38 +87,41 @@ func (c *invoiceCase) onApprove(ctx workflow.Context, s ApproveCutSignal) {
 	c.event(ctx, strings.TrimSpace("corte aprobado "+s.Note), s.By)
 }
 
-// approveRefusal says why an approval cannot be taken now, or "".
-func (c *invoiceCase) approveRefusal() string {
+// why says why the case refuses a clerk's action: in English for the
+// command line's answer, in Spanish for the case's history. Empty: accepted.
+type why struct{ en, es string }
+
+// approveRefusal says why an approval cannot be taken now.
+func (c *invoiceCase) approveRefusal() why {
 	switch {
 	case c.st.Stage == StageCutBlocked:
-		return fmt.Sprintf("el caso está en %s: %s", c.st.Stage, c.st.NextAction)
-	case c.st.Stage != StageCutReview && !c.safe:
-		return fmt.Sprintf("el caso está en %s", c.st.Stage)
+		return why{fmt.Sprintf("not under review (stage %s: %s)", c.st.Stage, c.st.NextAction),
+			fmt.Sprintf("el caso está en %s: %s", c.st.Stage, c.st.NextAction)}
 	case c.st.Stage != StageCutReview:
-		return fmt.Sprintf("no está en revisión (etapa %s)", c.st.Stage)
+		return why{fmt.Sprintf("not under review (stage %s)", c.st.Stage), fmt.Sprintf("el caso está en %s", c.st.Stage)}
 	case c.approval != nil:
-		return "ya aprobado por " + c.approval.By
+		return why{"already approved by " + c.approval.By, "ya aprobado por " + c.approval.By}
 	}
-	return ""
+	return why{}
 }
 
 func (c *invoiceCase) onHold(ctx workflow.Context, s HoldSignal) {
-	if why := c.holdRefusal(); why != "" {
-		c.event(ctx, why, s.By)
+	if why := c.holdRefusal(); why.en != "" {
+		c.event(ctx, "espera rechazada: "+why.es, s.By)
 		return
 	}
 	c.hold = &Hold{Reason: holdReason(s.Reason), By: s.By, At: c.now(ctx)}
 }
 
-// holdRefusal says why a hold cannot be taken now, or "".
-func (c *invoiceCase) holdRefusal() string {
+// holdRefusal says why a hold cannot be taken now.
+func (c *invoiceCase) holdRefusal() why {
 	switch {
 	case c.st.Stage == StageCut || c.st.Stage == StageReconnecting || c.st.Stage.Closed() || c.closing:
-		return fmt.Sprintf("espera rechazada: el caso está en %s", c.st.Stage)
+		return why{fmt.Sprintf("nothing left to hold (stage %s)", c.st.Stage), fmt.Sprintf("el caso está en %s", c.st.Stage)}
 	case c.hold != nil:
-		return "ya estaba en espera: " + c.hold.Reason
+		return why{"already on hold: " + c.hold.Reason, "ya estaba en espera: " + c.hold.Reason}
 	}
-	return ""
+	return why{}
 }
 
 func holdReason(r string) string {
@@ -142,8 +145,8 @@ func (c *invoiceCase) onRelease(ctx workflow.Context, s ReleaseSignal) {
 // onPaid validates a payment and lowers the amount due at once; the main path
 // writes it to the ledger.
 func (c *invoiceCase) onPaid(ctx workflow.Context, s PaidSignal) {
-	if why := paymentRefusal(s); why != "" {
-		c.event(ctx, "pago rechazado: "+why, "")
+	if why := paymentRefusal(s); why.en != "" {
+		c.event(ctx, "pago rechazado: "+why.es, "")
 		return
 	}
 	p, dup := c.takePayment(ctx, s)
@@ -155,15 +158,16 @@ func (c *invoiceCase) onPaid(ctx workflow.Context, s PaidSignal) {
 	c.applyPayment(ctx, p, "pago recibido")
 }
 
-// paymentRefusal says why a reported payment is not money, or "".
-func paymentRefusal(s PaidSignal) string {
+// paymentRefusal says why a reported payment is not money.
+func paymentRefusal(s PaidSignal) why {
 	switch {
 	case s.AmountCents <= 0:
-		return fmt.Sprintf("importe %d no positivo", s.AmountCents)
+		return why{fmt.Sprintf("amount %d is not positive", s.AmountCents), fmt.Sprintf("importe %d no positivo", s.AmountCents)}
 	case s.AmountCents > MaxPaymentCents:
-		return fmt.Sprintf("importe %s fuera de rango", money.Format(s.AmountCents))
+		return why{fmt.Sprintf("amount %s out of range", money.Format(s.AmountCents)),
+			fmt.Sprintf("importe %s fuera de rango", money.Format(s.AmountCents))}
 	}
-	return ""
+	return why{}
 }
 
 // takePayment names a reported payment by its ledger key and says whether
@@ -223,17 +227,19 @@ func (c *invoiceCase) paidCents() int64 {
 // before anything is written to the history; the command line keeps that
 // refusal in the audit trail.
 func (c *invoiceCase) registerUpdates(ctx workflow.Context) error {
-	refuse := func(why string) error {
-		if why == "" {
-			return nil
+	refuse := func(w ...why) error {
+		for _, w := range w {
+			if w.en != "" {
+				return temporal.NewApplicationError(w.en, "Refused")
+			}
 		}
-		return temporal.NewApplicationError(why, "Refused")
+		return nil
 	}
-	closed := func() string {
+	closed := func() why {
 		if c.st.Stage.Closed() || c.closing {
-			return fmt.Sprintf("el caso está cerrado (%s)", c.st.Stage)
+			return why{fmt.Sprintf("the case is closed (%s)", c.st.Stage), ""}
 		}
-		return ""
+		return why{}
 	}
 	handlers := []struct {
 		name      string
@@ -241,17 +247,17 @@ func (c *invoiceCase) registerUpdates(ctx workflow.Context) error {
 		validator any
 	}{
 		{UpdatePaid, c.paidUpdate, func(s PaidSignal) error {
-			return refuse(firstNonEmpty(closed(), paymentRefusal(s)))
+			return refuse(closed(), paymentRefusal(s))
 		}},
 		{UpdateApproveCut, c.approveUpdate, func(ApproveCutSignal) error {
-			return refuse(firstNonEmpty(closed(), c.approveRefusal()))
+			return refuse(closed(), c.approveRefusal())
 		}},
 		{UpdateHold, c.holdUpdate, func(HoldSignal) error {
-			return refuse(firstNonEmpty(closed(), c.holdRefusal()))
+			return refuse(closed(), c.holdRefusal())
 		}},
 		{UpdateRelease, c.releaseUpdate, func(ReleaseSignal) error {
 			if c.hold == nil {
-				return refuse(firstNonEmpty(closed(), fmt.Sprintf("no está en espera (etapa %s)", c.st.Stage)))
+				return refuse(closed(), why{fmt.Sprintf("not on hold (stage %s)", c.st.Stage), ""})
 			}
 			return refuse(closed())
 		}},
@@ -278,7 +284,7 @@ func (c *invoiceCase) answer(outcome, detail string) Answer {
 func (c *invoiceCase) paidUpdate(ctx workflow.Context, s PaidSignal) (Answer, error) {
 	p, dup := c.takePayment(ctx, s)
 	if dup {
-		return c.answer("duplicate", "pago ya registrado ("+p.Key+"); pendiente "+money.Format(c.st.AmountDueCents)), nil
+		return c.answer("duplicate", "already recorded ("+p.Key+"): "+money.Format(c.st.AmountDueCents)+" due"), nil
 	}
 	c.recording++
 	c.applyPayment(ctx, p, "pago recibido")
@@ -287,19 +293,19 @@ func (c *invoiceCase) paidUpdate(ctx workflow.Context, s PaidSignal) (Answer, er
 	if err != nil {
 		c.takeBack(ctx, p)
 		if isRefusedPayment(err) {
-			return Answer{}, temporal.NewApplicationError("pago no registrado: "+appMessage(err), "Refused")
+			return Answer{}, temporal.NewApplicationError("payment not recorded: "+appMessage(err), "Refused")
 		}
 		return Answer{}, err
 	}
 	if c.st.AmountDueCents > 0 {
-		return c.answer("recorded", "registrado: pendiente "+money.Format(c.st.AmountDueCents)), nil
+		return c.answer("recorded", "recorded: "+money.Format(c.st.AmountDueCents)+" due"), nil
 	}
 	if err := workflow.Await(ctx, func() bool { return c.st.Stage.Closed() }); err != nil {
 		return Answer{}, err
 	}
-	detail := "registrado: pendiente 0,00 €; caso cerrado como " + string(c.st.Stage)
+	detail := "recorded: 0,00 € due; case closed as " + string(c.st.Stage)
 	if c.st.ReconnectAt != nil {
-		detail = "registrado: pendiente 0,00 €; reconexión solicitada"
+		detail = "recorded: 0,00 € due; reconnection requested"
 	}
 	return c.answer("recorded", detail), nil
 }
@@ -309,16 +315,16 @@ func (c *invoiceCase) paidUpdate(ctx workflow.Context, s PaidSignal) (Answer, er
 func (c *invoiceCase) approveUpdate(ctx workflow.Context, s ApproveCutSignal) (Answer, error) {
 	c.onApprove(ctx, s)
 	if !c.safe {
-		return c.answer("approved", "aprobado"), nil
+		return c.answer("approved", "approved"), nil
 	}
 	mine := c.approval
 	if err := workflow.Await(ctx, func() bool { return c.approval != mine || c.approvalAnswer != "" }); err != nil {
 		return Answer{}, err
 	}
 	if c.approvalAnswer == "" {
-		return c.answer("approved", "aprobado"), nil
+		return c.answer("approved", "approved"), nil
 	}
-	return c.answer("approved", "aprobado: "+c.approvalAnswer), nil
+	return c.answer("approved", "approved: "+c.approvalAnswer), nil
 }
 
 // holdUpdate writes the hold to the ledger before it answers: a hold the
@@ -332,13 +338,13 @@ func (c *invoiceCase) holdUpdate(ctx workflow.Context, s HoldSignal) (Answer, er
 			return Answer{}, err
 		}
 		if !applied {
-			return Answer{}, temporal.NewApplicationError("espera rechazada: "+c.lastEvent(), "Refused")
+			return Answer{}, temporal.NewApplicationError("hold refused by the ledger: "+c.lastEvent(), "Refused")
 		}
 	}
 	if err := workflow.Await(ctx, func() bool { return c.st.Stage == StageOnHold || c.hold != h || c.st.Stage.Closed() }); err != nil {
 		return Answer{}, err
 	}
-	return c.answer("on_hold", "en espera: "+h.Reason), nil
+	return c.answer("on_hold", "on hold: "+h.Reason), nil
 }
 
 func (c *invoiceCase) releaseUpdate(ctx workflow.Context, s ReleaseSignal) (Answer, error) {
@@ -350,15 +356,15 @@ func (c *invoiceCase) releaseUpdate(ctx workflow.Context, s ReleaseSignal) (Answ
 	}
 	c.onRelease(ctx, s)
 	if h.NeverCut {
-		return c.answer("released", "liberado: vuelve a leer el contrato y sigue en espera si el suministro aún no puede cortarse"), nil
+		return c.answer("released", "released: it reads its contract again and stays on hold if the supply still may not be cut"), nil
 	}
-	return c.answer("released", "liberado"), nil
+	return c.answer("released", "released"), nil
 }
 
 func (c *invoiceCase) contactUpdate(ctx workflow.Context, s ContactUpdatedSignal) (Answer, error) {
 	c.contactUpdated = true
 	c.event(ctx, "datos de contacto actualizados", s.By)
-	return c.answer("contact_read", "el caso vuelve a leer su contrato"), nil
+	return c.answer("contact_read", "the case reads its contract again"), nil
 }
 
 func (c *invoiceCase) lastEvent() string {

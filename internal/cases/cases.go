@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/elega/impagos/internal/money"
 	"github.com/elega/impagos/workflows"
@@ -140,4 +142,59 @@ func InStage(ctx context.Context, c client.Client, taskQueue string, stage workf
 			return out, nil
 		}
 	}
+}
+
+// Refused is a clerk's action the case refused, with its reason.
+type Refused struct {
+	Invoice string
+	Action  string
+	Reason  string
+}
+
+func (r *Refused) Error() string { return fmt.Sprintf("invoice %s: refused: %s", r.Invoice, r.Reason) }
+
+// AnswerWait is how long Update waits for the case's answer before it says
+// the action was accepted and is pending.
+const AnswerWait = 10 * time.Second
+
+// Update sends a clerk's action to the invoice's open case as an update and
+// returns the case's answer. A refusal (by the case's validator, or by its
+// handler, e.g. the ledger refusing a hold) is a *Refused. An action the case
+// accepted and has not answered within AnswerWait comes back with Outcome
+// "pending": it goes on in the case.
+func Update(ctx context.Context, c client.Client, invoice, name string, arg any) (workflows.Answer, error) {
+	runID, err := Running(ctx, c, invoice)
+	if err != nil {
+		return workflows.Answer{}, err
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.WorkflowID(invoice),
+		RunID:        runID,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageAccepted,
+	})
+	if err != nil {
+		return workflows.Answer{}, refusedOr(invoice, name, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, AnswerWait)
+	defer cancel()
+	var ans workflows.Answer
+	err = h.Get(wctx, &ans)
+	switch {
+	case err == nil:
+		return ans, nil
+	case wctx.Err() != nil && ctx.Err() == nil:
+		return workflows.Answer{Outcome: "pending", Detail: "accepted, pending: the case answers when it has done it (starter status " + invoice + ")"}, nil
+	}
+	return workflows.Answer{}, refusedOr(invoice, name, err)
+}
+
+// refusedOr turns the case's refusal into a *Refused and leaves other errors.
+func refusedOr(invoice, action string, err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == "Refused" {
+		return &Refused{Invoice: invoice, Action: action, Reason: app.Message()}
+	}
+	return fmt.Errorf("invoice %s: %s: %w", invoice, action, err)
 }
