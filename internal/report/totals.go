@@ -57,11 +57,14 @@ var stageOrder = []struct {
 	{workflows.StageNotice3, "Requerimiento"},
 	{workflows.StageCutScheduled, "Corte programado"},
 	{workflows.StageCutReview, "Corte en revisión"},
+	{workflows.StageCutBlocked, "Corte bloqueado"},
+	{workflows.StageMinimumSupply, "Suministro mínimo vital"},
 	{workflows.StageOnHold, "En espera"},
 	{workflows.StageCut, "Cortado"},
 	{workflows.StageReconnecting, "Reconectando"},
 	{workflows.StagePaid, "Pagado"},
 	{workflows.StageReconnected, "Reconectado"},
+	{workflows.StageCancelled, "Cancelado"},
 }
 
 var stageRank, stageLabels = func() (map[string]int, map[string]string) {
