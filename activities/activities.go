@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/elega/impagos/internal/calendar"
 	"github.com/elega/impagos/internal/letter"
 	"github.com/elega/impagos/internal/notice"
 )
@@ -85,6 +86,9 @@ type Activities struct {
 	// waits for the provider's event before it is taken as never sent and sent
 	// again; zero means DefaultConfirmGrace.
 	ConfirmGrace time.Duration
+	// Holidays are the days the retailer adds to the supplies' calendars
+	// (IMPAGOS_HOLIDAYS_FILE), for every province or for one.
+	Holidays calendar.Extra
 }
 
 // ErrInvalidInput marks an activity input that no retry can fix.
@@ -100,9 +104,23 @@ func (a *Activities) OpenCase(ctx context.Context, in OpenCaseInput) (OpenCaseRe
 	return a.Store.OpenCase(ctx, in)
 }
 
-// LookupContract returns the contract of the case's supply point (PROCESS step 2).
+// LookupContract returns the contract of the case's supply point (PROCESS step 2),
+// with the regional, local and configured holidays of its province, so the
+// workflow knows the supply's own calendar of allowed cut days without
+// reading a file. A contract without a province, or with one no list knows,
+// gets every region's holidays: the strictest calendar.
 func (a *Activities) LookupContract(ctx context.Context, in LookupInput) (Contract, error) {
-	return a.Store.Contract(ctx, in.Case)
+	k, err := a.Store.Contract(ctx, in.Case)
+	if err != nil {
+		return k, err
+	}
+	days, through := calendar.Regional(k.Province, a.Holidays)
+	k.Holidays = make([]string, len(days))
+	for i, d := range days {
+		k.Holidays[i] = d.Format(time.DateOnly)
+	}
+	k.CalendarThrough = through
+	return k, nil
 }
 
 // SendNotice renders a notice for every channel the customer can be reached by

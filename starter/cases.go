@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -432,8 +433,16 @@ func cmdRelease(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func cmdCutday(_ context.Context, args []string, out io.Writer) error {
+	return cutday(args, out, os.Stderr)
+}
+
+// cutday prints the first allowed cut day on or after a date, in a province,
+// and nothing else, so scripts can read it; what the reader should know
+// about the answer (an unknown province, provisional data) goes to note.
+func cutday(args []string, out, note io.Writer) error {
 	fs := flag.NewFlagSet("cutday", flag.ContinueOnError)
-	holidays := fs.String("holidays", "", "file of regional and local holidays (default $IMPAGOS_HOLIDAYS_FILE)")
+	province := fs.String("province", "", "province of the supply, by name or INE code (default: every region's holidays count)")
+	holidays := fs.String("holidays", "", "file of holidays the retailer adds (default $IMPAGOS_HOLIDAYS_FILE)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -446,15 +455,37 @@ func cmdCutday(_ context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("date %q is not YYYY-MM-DD", arg)
 	}
+	first, through := calendar.Years()
+	if y := d.Year(); y < first || y > through {
+		return fmt.Errorf("the holiday calendar for %d is missing: the regional holidays cover %d to %d (internal/calendar/holidays)", y, first, through)
+	}
 	path := *holidays
 	if path == "" {
 		path = engine.FromEnv().Holidays
 	}
-	extra, err := calendar.LoadHolidays(path)
+	extra, err := calendar.LoadExtra(path)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, calendar.New(extra...).NextCutDay(d).Format(time.DateOnly))
+	if p := strings.TrimSpace(*province); p != "" {
+		if _, ok := calendar.LookupProvince(p); !ok {
+			if c, ok := calendar.LookupCommunity(p); ok {
+				fmt.Fprintf(note, "note: %q is a community, not a province: the holidays of all the provinces of %s count\n", p, c.Name)
+			} else {
+				fmt.Fprintf(note, "note: unknown province %q: every region's holidays count\n", p)
+			}
+		}
+	}
+	cal, _ := calendar.ForProvince(*province, extra)
+	day := cal.NextCutDay(d)
+	if day.Year() > through {
+		return fmt.Errorf("the first allowed cut day after %s falls in %d, and the holiday calendar for %d is missing (the regional holidays cover %d to %d)",
+			arg, day.Year(), day.Year(), first, through)
+	}
+	if calendar.Provisional(day.Year()) {
+		fmt.Fprintf(note, "note: the regional holidays of %d are provisional until checked against the BOE's list\n", day.Year())
+	}
+	fmt.Fprintln(out, day.Format(time.DateOnly))
 	return nil
 }
 

@@ -48,7 +48,9 @@ Communications:
   summary [--as-of YYYY-MM-DD] [--json]   totals by stage and the check of the total, no workbook
 
 Tools:
-  cutday YYYY-MM-DD [--holidays FILE]   first allowed cut day on or after the date
+  cutday YYYY-MM-DD [--province P] [--holidays FILE]
+                                        first allowed cut day on or after the date in the province
+                                        (name or INE code; none or unknown: every region's holidays)
   migrate                               apply the database migrations
 `
 

@@ -60,6 +60,10 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	holidays, err := cfg.HolidayExtra()
+	if err != nil {
+		return err
+	}
 	if err := engine.EnsureDigestSchedule(ctx, c, cfg.TaskQueue, policy.Holidays); err != nil {
 		return err
 	}
@@ -82,6 +86,7 @@ func run(ctx context.Context) error {
 	g.Go(func() error {
 		return engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
 			Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail, ConfirmGrace: grace,
+			Holidays: holidays,
 		})
 	})
 	err = g.Wait()

@@ -5,18 +5,32 @@
 // when it is a working day (Monday to Friday, not a holiday) and so is the
 // next one; Fridays never qualify because Saturday is not a working day.
 //
-// The workflow calls this package directly, so everything here is pure and
-// deterministic: no clock, no files, no shared mutable state. Holiday files
-// are read by LoadHolidays outside the workflow and passed to New.
+// Holidays are Spain's national ones, which New computes, plus the regional
+// and local ones of the supply's own calendar, which depend on its province:
+// Sant Joan and the Diada in Catalonia, Santiago in Galicia, Holy Thursday in
+// most communities but not in Catalonia or Valencia. The regional holidays of
+// each year are data files in holidays/ (embedded in the build, each naming
+// its sources, 2026 to 2028 today: add the next year's file when the BOE
+// publishes its list every autumn). Regional and ForProvince read them for a
+// province; an empty or unknown province gets every region's holidays, the
+// strictest calendar. The retailer adds days in IMPAGOS_HOLIDAYS_FILE, for
+// every province or scoped to one (see ParseExtra):
+//
+//	2026-03-19 San José                  every province
+//	2026-09-24 [Barcelona] La Mercè      the province of Barcelona
+//	2026-05-15 [28079] San Isidro        Madrid's municipality code: its province
+//	2026-07-25 @CT Santiago              every province of Catalonia
+//
+// The workflow calls New and the Calendar methods directly, so they are pure
+// and deterministic: no clock, no files, no shared mutable state. The data
+// files and the retailer's file are read outside the workflow (activities,
+// the ledger, the starter), and the days they give travel as dates to New.
 package calendar
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"slices"
-	"strings"
 	"time"
 	_ "time/tzdata" // Madrid must load on hosts without system zoneinfo
 )
@@ -188,51 +202,23 @@ func easter(year int) (time.Month, int) {
 	return time.Month(month), day
 }
 
-// ParseHolidays reads a holidays file: one date per line as YYYY-MM-DD,
-// optionally followed by whitespace and a name. Blank lines and lines starting
-// with # are ignored. The dates are returned as midnight in Madrid.
+// ParseHolidays reads a holidays file (see ParseExtra) and returns the days
+// it gives for every province, as midnight in Madrid. Lines scoped to a
+// province or a community are checked and left out: ParseExtra returns them.
 func ParseHolidays(r io.Reader) ([]time.Time, error) {
-	var days []time.Time
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		if n == 1 {
-			line = strings.TrimPrefix(line, "\ufeff") // files saved by Windows editors
-		}
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		field := strings.Fields(line)[0] // the rest of the line is the holiday's name
-		t, err := time.Parse(time.DateOnly, field)
-		if err != nil {
-			return nil, fmt.Errorf("holidays line %d: %q is not a valid YYYY-MM-DD date", n, field)
-		}
-		y, m, d := t.Date()
-		days = append(days, Date(y, m, d))
+	e, err := ParseExtra(r)
+	if err != nil {
+		return nil, err
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("holidays line %d: %w", n+1, err)
-	}
-	return days, nil
+	return e.All, nil
 }
 
 // LoadHolidays reads the holidays file at path with ParseHolidays. An empty
 // path means no extra holidays and returns nil, nil.
 func LoadHolidays(path string) ([]time.Time, error) {
-	if path == "" {
-		return nil, nil
-	}
-	f, err := os.Open(path)
+	e, err := LoadExtra(path)
 	if err != nil {
-		return nil, fmt.Errorf("load holidays: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	days, err := ParseHolidays(f)
-	if err != nil {
-		return nil, fmt.Errorf("load holidays %s: %w", path, err)
-	}
-	return days, nil
+	return e.All, nil
 }

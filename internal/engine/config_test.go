@@ -48,6 +48,30 @@ func TestPolicyTakesTheHolidaysFile(t *testing.T) {
 		"not the eve, not the holiday, not a Friday: the next Monday")
 }
 
+// A day the retailer scopes to a province stays out of the policy, which
+// every case shares; the worker hands it to the activities, which add it to
+// the calendar of the supplies of that province only.
+func TestHolidaysFile_ScopedDaysReachTheirProvinceOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "festivos.txt")
+	require.NoError(t, os.WriteFile(path, []byte("2026-03-19 San José\n2026-09-24 [Barcelona] La Mercè\n2026-05-15 @28079 San Isidro\n"), 0o600))
+	t.Setenv("IMPAGOS_HOLIDAYS_FILE", path)
+
+	p, err := engine.FromEnv().Policy("default")
+	require.NoError(t, err)
+	require.Equal(t, []string{"2026-03-19"}, p.Holidays)
+
+	extra, err := engine.FromEnv().HolidayExtra()
+	require.NoError(t, err)
+	require.Equal(t, []time.Time{calendar.Date(2026, time.March, 19)}, extra.All)
+	require.Equal(t, []time.Time{calendar.Date(2026, time.September, 24)}, extra.ByProvince["08"])
+	require.Equal(t, []time.Time{calendar.Date(2026, time.May, 15)}, extra.ByProvince["28"])
+	barcelona, _ := calendar.ForProvince("Barcelona", extra)
+	madrid, _ := calendar.ForProvince("Madrid", extra)
+	require.False(t, barcelona.IsAllowedCutDay(calendar.Date(2026, time.September, 23)), "eve of La Mercè in Barcelona")
+	require.True(t, madrid.IsAllowedCutDay(calendar.Date(2026, time.September, 23)), "La Mercè is Barcelona's")
+	require.False(t, madrid.IsAllowedCutDay(calendar.Date(2026, time.May, 14)), "eve of San Isidro in Madrid")
+}
+
 func TestPolicyRefusesAMalformedHolidaysFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "festivos.txt")
 	require.NoError(t, os.WriteFile(path, []byte("2026-03-19 San José\n# local\n19/03/2026 San José\n"), 0o600))

@@ -11,8 +11,10 @@
 //	IMPAGOS_WORKFLOW_CACHE_SIZE cases a worker process keeps in memory between their
 //	                      workflow tasks (default: the SDK's, 10,000; about 65 KB each)
 //	IMPAGOS_POLICY        policy of new cases: default or demo (default: default)
-//	IMPAGOS_HOLIDAYS_FILE regional and local holidays added to the national ones (one YYYY-MM-DD per line,
-//	                      optionally followed by its name; # starts a comment)
+//	IMPAGOS_HOLIDAYS_FILE holidays the retailer adds to each supply's calendar (national, and regional
+//	                      from its province): one YYYY-MM-DD per line, optionally a scope ([Barcelona],
+//	                      [28079], @CT: a province, by name or INE code, or a community) and a name; # starts
+//	                      a comment (see internal/calendar)
 //	CUTS_DESK_EMAIL       receives the daily digest of scheduled cuts (default cortes@elega.example)
 //	SENDGRID_API_KEY, SENDGRID_HOST, SENDGRID_EU, MAIL_FROM, MAIL_FROM_NAME, MAIL_REPLY_TO: e-mail
 //	                      delivery (see internal/mail); without a key e-mails stay in the outbox
@@ -118,14 +120,22 @@ func (c Config) Policy(name string) (workflows.Policy, error) {
 			*dst = n
 		}
 	}
-	days, err := calendar.LoadHolidays(c.Holidays)
+	extra, err := c.HolidayExtra()
 	if err != nil {
 		return p, err
 	}
-	for _, d := range days {
+	// Only the days of every province: a day scoped to one reaches the cases
+	// of that province through their contract's calendar (Contract.Holidays).
+	for _, d := range extra.All {
 		p.Holidays = append(p.Holidays, d.Format("2006-01-02"))
 	}
 	return p, p.Validate()
+}
+
+// HolidayExtra reads IMPAGOS_HOLIDAYS_FILE: the days the retailer adds, for
+// every province or for one. No file means none.
+func (c Config) HolidayExtra() (calendar.Extra, error) {
+	return calendar.LoadExtra(c.Holidays)
 }
 
 // Dial connects to Temporal as configured by the standard TEMPORAL_* variables.
