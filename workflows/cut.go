@@ -344,9 +344,11 @@ func cutRefusal(err error) (activities.CutRefusal, bool) {
 func (c *invoiceCase) cutRules() activities.CutRules {
 	p := c.in.Policy
 	return activities.CutRules{
-		CaseClock:            p.Scale > 1,
-		NotBefore:            c.notBefore,
-		Holidays:             p.Holidays,
+		CaseClock: p.Scale > 1,
+		NotBefore: c.notBefore,
+		// The supply's own days (its province's and the local ones
+		// configured) as the case knows them, with the policy's.
+		Holidays:             append(append([]string(nil), p.Holidays...), c.contract.Holidays...),
 		RegulatoryWaitMonths: p.RegulatoryWaitMonths,
 		BonoSocialWaitMonths: p.BonoSocialWaitMonths,
 		MinimumSupplyMonths:  p.MinimumSupplyMonths,
