@@ -56,11 +56,13 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	policy, err := cfg.Policy("")
+	// The holidays only, not cfg.Policy: the worker starts no case, and runs
+	// those already started on whatever policy they carry.
+	holidays, err := cfg.ExtraHolidays()
 	if err != nil {
 		return err
 	}
-	if err := engine.EnsureDigestSchedule(ctx, c, cfg.TaskQueue, policy.Holidays); err != nil {
+	if err := engine.EnsureDigestSchedule(ctx, c, cfg.TaskQueue, holidays); err != nil {
 		return err
 	}
 	mailer := mail.NewSender(mail.ConfigFromEnv())
