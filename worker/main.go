@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/cases"
 	"github.com/elega/impagos/internal/codec"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/mail"
@@ -84,6 +85,7 @@ func run(ctx context.Context) error {
 	g.Go(func() error {
 		return engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
 			Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail, ConfirmGrace: grace,
+			Cases: cases.Checker{Client: c},
 		})
 	})
 	err = g.Wait()
