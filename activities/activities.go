@@ -50,6 +50,8 @@ type Store interface {
 	// ScheduledCuts lists, by date, the open cases scheduled to be cut on or
 	// after the day, and every case awaiting the cuts desk's review.
 	ScheduledCuts(ctx context.Context, from time.Time) ([]ScheduledCut, error)
+	// ListOpenInvoices lists the invoices open in the ledger, oldest first.
+	ListOpenInvoices(ctx context.Context) ([]OpenInvoice, error)
 }
 
 // OutboxMessage is a rendered communication ready to be stored.
@@ -82,6 +84,9 @@ type Activities struct {
 	Certifier Certifier
 	// CutsDeskEmail receives the daily digest of scheduled cuts.
 	CutsDeskEmail string
+	// Cases finds, for the digest, the open invoices whose case no longer
+	// runs; nil leaves that check out.
+	Cases Cases
 	// ConfirmGrace is how long an e-mail whose sending attempt was cut short
 	// waits for the provider's event before it is taken as never sent and sent
 	// again; zero means DefaultConfirmGrace.

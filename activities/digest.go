@@ -11,15 +11,22 @@ import (
 )
 
 // SendCutsDigest e-mails the cuts desk the cuts scheduled from the day on,
-// grouped by cut date (PROCESS "Every day"). It is stored in the outbox once
-// per day, whatever the retries, and delivered like every e-mail.
+// grouped by cut date (PROCESS "Every day"), and the invoices open in the
+// ledger whose case is closed in Temporal (a terminated case runs no code, so
+// nothing else would tell). It is stored in the outbox once per day, whatever
+// the retries, and delivered like every e-mail.
 func (a *Activities) SendCutsDigest(ctx context.Context, in DigestInput) (DigestResult, error) {
 	cuts, err := a.Store.ScheduledCuts(ctx, in.Day)
 	if err != nil {
 		return DigestResult{}, err
 	}
+	orphans, failed := a.orphans(ctx)
 	day := in.Day.In(calendar.Madrid).Format(time.DateOnly)
 	subject, body := DigestText(in.Day, cuts)
+	body += OrphansText(orphans, failed)
+	if len(orphans) > 0 {
+		subject += fmt.Sprintf(" · %d factura(s) abierta(s) sin caso en marcha", len(orphans))
+	}
 	to := a.CutsDeskEmail
 	if to == "" {
 		to = "cortes@elega.example"
@@ -32,7 +39,7 @@ func (a *Activities) SendCutsDigest(ctx context.Context, in DigestInput) (Digest
 	if err != nil {
 		return DigestResult{}, err
 	}
-	res := DigestResult{Cuts: len(cuts), OutboxID: msgs[0].OutboxID}
+	res := DigestResult{Cuts: len(cuts), Orphans: len(orphans), OutboxID: msgs[0].OutboxID}
 	dr, err := a.DeliverNotice(ctx, DeliverInput{Case: ref, OutboxIDs: []int64{res.OutboxID}})
 	if len(dr.Delivered) > 0 {
 		res.Status = dr.Delivered[0].Status

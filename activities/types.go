@@ -275,8 +275,10 @@ type DigestInput struct {
 
 // DigestResult says what the digest held.
 type DigestResult struct {
-	Skipped  bool   `json:"skipped,omitempty"` // a holiday: no digest
-	Cuts     int    `json:"cuts"`
+	Skipped bool `json:"skipped,omitempty"` // a holiday: no digest
+	Cuts    int  `json:"cuts"`
+	// Orphans counts the invoices open in the ledger whose case is closed.
+	Orphans  int    `json:"orphans,omitempty"`
 	OutboxID int64  `json:"outbox_id,omitempty"`
 	Status   string `json:"status,omitempty"`
 }

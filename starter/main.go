@@ -25,6 +25,8 @@ Cases:
   status INVOICE [--json]        the case's stage, notices, next action and history
   paid INVOICE --amount 1.234,56 [--reference R] [--paid-at YYYY-MM-DD]
   contact-updated INVOICE        the contract's contact data changed
+  cancel INVOICE --reason R [--by NAME]   cancel the open case; the ledger closes it as cancelled
+  orphans [--json]               invoices open in the ledger whose case is closed in Temporal (exit 1 if any)
   (paid, contact-updated, approve-cut, hold and release print the case's answer;
    a refusal exits non-zero and is kept on the audit trail)
 
@@ -62,6 +64,8 @@ var commands = map[string]command{
 	"status":          cmdStatus,
 	"paid":            cmdPaid,
 	"contact-updated": cmdContactUpdated,
+	"cancel":          cmdCancel,
+	"orphans":         cmdOrphans,
 	"cuts":            cmdCuts,
 	"approve-cut":     cmdApproveCut,
 	"hold":            cmdHold,

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/cases"
 	"github.com/elega/impagos/internal/codec"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/mail"
@@ -56,15 +57,17 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	policy, err := cfg.Policy("")
+	// The holidays only, not cfg.Policy: the worker starts no case, and runs
+	// those already started on whatever policy they carry.
+	holidays, err := cfg.ExtraHolidays()
 	if err != nil {
 		return err
 	}
-	holidays, err := cfg.HolidayExtra()
-	if err != nil {
+	if err := engine.EnsureDigestSchedule(ctx, c, cfg.TaskQueue, holidays); err != nil {
 		return err
 	}
-	if err := engine.EnsureDigestSchedule(ctx, c, cfg.TaskQueue, policy.Holidays); err != nil {
+	extra, err := cfg.HolidayExtra()
+	if err != nil {
 		return err
 	}
 	mailer := mail.NewSender(mail.ConfigFromEnv())
@@ -86,7 +89,8 @@ func run(ctx context.Context) error {
 	g.Go(func() error {
 		return engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
 			Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail, ConfirmGrace: grace,
-			Holidays: holidays,
+			Holidays: extra,
+			Cases:    cases.Checker{Client: c},
 		})
 	})
 	err = g.Wait()

@@ -82,3 +82,54 @@ func TestPolicyRefusesAMalformedHolidaysFile(t *testing.T) {
 	require.ErrorContains(t, err, "line 3")
 	require.ErrorContains(t, err, "19/03/2026")
 }
+
+// A demo case sends its notices and reaches its cut within minutes: only the
+// local stack's environment (IMPAGOS_ALLOW_DEMO=1) may start one, whether the
+// demo policy is asked for by --policy or by IMPAGOS_POLICY.
+func TestDemoPolicyNeedsAllowDemo(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		envPolicy string // IMPAGOS_POLICY
+		allow     string // IMPAGOS_ALLOW_DEMO
+		flag      string // --policy
+		want      string // the policy returned; empty: refused
+		source    string // what the refusal names
+	}{
+		{name: "--policy demo without the variable", flag: "demo", source: "--policy=demo"},
+		{name: "IMPAGOS_POLICY=demo without the variable", envPolicy: "demo", source: "IMPAGOS_POLICY=demo"},
+		{name: "only 1 allows it", flag: "demo", allow: "true", source: "--policy=demo"},
+		{name: "0 refuses it", envPolicy: "demo", allow: "0", source: "IMPAGOS_POLICY=demo"},
+		{name: "--policy demo on the local stack", flag: "demo", allow: "1", want: "demo"},
+		{name: "IMPAGOS_POLICY=demo on the local stack", envPolicy: "demo", allow: "1", want: "demo"},
+		{name: "--policy default wins over IMPAGOS_POLICY=demo", envPolicy: "demo", flag: "default", want: "default"},
+		{name: "the default policy needs nothing", want: "default"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("IMPAGOS_POLICY", tc.envPolicy)
+			t.Setenv(engine.EnvAllowDemo, tc.allow)
+			p, err := engine.FromEnv().Policy(tc.flag)
+			if tc.want == "" {
+				require.ErrorIs(t, err, engine.ErrDemoNotAllowed)
+				require.ErrorContains(t, err, tc.source)
+				require.ErrorContains(t, err, engine.EnvAllowDemo+"=1")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, p.Name)
+		})
+	}
+}
+
+// The worker starts no case: IMPAGOS_POLICY=demo without IMPAGOS_ALLOW_DEMO
+// still lets it read the holidays of its digest and run the demo cases
+// already started, whose policy travels in their input.
+func TestWorkerReadsTheHolidaysWhateverThePolicyVariable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "festivos.txt")
+	require.NoError(t, os.WriteFile(path, []byte("2026-03-19 San José\n"), 0o600))
+	t.Setenv("IMPAGOS_HOLIDAYS_FILE", path)
+	t.Setenv("IMPAGOS_POLICY", "demo")
+	t.Setenv(engine.EnvAllowDemo, "")
+	days, err := engine.FromEnv().ExtraHolidays()
+	require.NoError(t, err)
+	require.Equal(t, []string{"2026-03-19"}, days)
+}

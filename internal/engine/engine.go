@@ -11,6 +11,8 @@
 //	IMPAGOS_WORKFLOW_CACHE_SIZE cases a worker process keeps in memory between their
 //	                      workflow tasks (default: the SDK's, 10,000; about 65 KB each)
 //	IMPAGOS_POLICY        policy of new cases: default or demo (default: default)
+//	IMPAGOS_ALLOW_DEMO    1 lets new cases start on the demo policy, whose cuts come within
+//	                      minutes; only the local stack's environment (.ci/stack env) sets it
 //	IMPAGOS_HOLIDAYS_FILE holidays the retailer adds to each supply's calendar (national, and regional
 //	                      from its province): one YYYY-MM-DD per line, optionally a scope ([Barcelona],
 //	                      [28079], @CT: a province, by name or INE code, or a community) and a name; # starts
@@ -40,6 +42,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -67,7 +70,18 @@ type Config struct {
 	Retailer    notice.Retailer
 	// CutsDeskEmail receives the daily digest of scheduled cuts (CUTS_DESK_EMAIL).
 	CutsDeskEmail string
+	// AllowDemo lets Policy return the demo policy (IMPAGOS_ALLOW_DEMO=1).
+	AllowDemo bool
 }
+
+// EnvAllowDemo names the variable that lets new cases start on the demo
+// policy. A demo case sends its notices and reaches its cut within minutes, so
+// a real customer must never get one: only the local stack sets it.
+const EnvAllowDemo = "IMPAGOS_ALLOW_DEMO"
+
+// ErrDemoNotAllowed is Policy's answer to the demo policy without IMPAGOS_ALLOW_DEMO=1.
+var ErrDemoNotAllowed = errors.New("the demo policy (a day lasts two seconds: notices and cut within minutes) " +
+	"is for the local stack only; " + EnvAllowDemo + "=1 allows it, as eval \"$(.ci/stack env)\" sets")
 
 // FromEnv reads the configuration.
 func FromEnv() Config {
@@ -90,19 +104,26 @@ func FromEnv() Config {
 		Holidays:      os.Getenv("IMPAGOS_HOLIDAYS_FILE"),
 		Retailer:      r,
 		CutsDeskEmail: env("CUTS_DESK_EMAIL", "cortes@elega.example"),
+		AllowDemo:     os.Getenv(EnvAllowDemo) == "1",
 	}
 }
 
-// Policy returns the named policy with the configured extra holidays, ready to
-// travel in a new case's input. Overrides come from IMPAGOS_<FIELD> variables
-// (e.g. IMPAGOS_NOTICE_SPACING_DAYS=10).
+// Policy returns the named policy (empty: IMPAGOS_POLICY) with the configured
+// extra holidays, ready to travel in a new case's input. Overrides come from
+// IMPAGOS_<FIELD> variables (e.g. IMPAGOS_NOTICE_SPACING_DAYS=10). The demo
+// policy needs AllowDemo: it is for new cases, so only their starts are
+// refused; a worker runs the cases already started on it as they are.
 func (c Config) Policy(name string) (workflows.Policy, error) {
+	source := "--policy"
 	if name == "" {
-		name = c.PolicyName
+		name, source = c.PolicyName, "IMPAGOS_POLICY"
 	}
 	p, err := workflows.PolicyByName(name)
 	if err != nil {
 		return p, err
+	}
+	if p.Name == workflows.DemoPolicy().Name && !c.AllowDemo {
+		return workflows.Policy{}, fmt.Errorf("%s=%s: %w", source, name, ErrDemoNotAllowed)
 	}
 	for key, dst := range map[string]*int{
 		"IMPAGOS_NOTICE_SPACING_DAYS":     &p.NoticeSpacingDays,
@@ -136,6 +157,20 @@ func (c Config) Policy(name string) (workflows.Policy, error) {
 // every province or for one. No file means none.
 func (c Config) HolidayExtra() (calendar.Extra, error) {
 	return calendar.LoadExtra(c.Holidays)
+}
+
+// ExtraHolidays are the configured days of every province (YYYY-MM-DD each),
+// nil when none is configured: the days the digest's schedule skips.
+func (c Config) ExtraHolidays() ([]string, error) {
+	extra, err := c.HolidayExtra()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range extra.All {
+		out = append(out, d.Format(time.DateOnly))
+	}
+	return out, nil
 }
 
 // Dial connects to Temporal as configured by the standard TEMPORAL_* variables.

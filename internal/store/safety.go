@@ -18,8 +18,3 @@ func (s *Store) RecordHold(ctx context.Context, in activities.HoldInput) (activi
 func (s *Store) NoticeProof(ctx context.Context, c activities.CaseRef) (activities.ProofStatus, error) {
 	return activities.ProofStatus{}, errTODO
 }
-
-// CancelInvoice is replaced by the ledger's cancellation.
-func (s *Store) CancelInvoice(ctx context.Context, in activities.CancelInput) error {
-	return errTODO
-}
