@@ -100,7 +100,7 @@ func statusText(status string) string {
 
 // supplyContract is what the cut check reads of the contract of a supply point.
 type supplyContract struct {
-	segment, province               string
+	segment, province                string
 	bonoSocial, essential, protected bool
 }
 
