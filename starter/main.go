@@ -25,6 +25,8 @@ Cases:
   status INVOICE [--json]        the case's stage, notices, next action and history
   paid INVOICE --amount 1.234,56 [--reference R] [--paid-at YYYY-MM-DD]
   contact-updated INVOICE        the contract's contact data changed
+  proof INVOICE --kind burofax|carta|acuse --file FILE.pdf [--received YYYY-MM-DD] [--by NAME]
+                                 the formal notice reached the customer: records it and tells the case
 
 Cuts desk:
   cuts [--date YYYY-MM-DD]       cases awaiting review, with customer, CUPS, amount, phone
@@ -57,6 +59,7 @@ var commands = map[string]command{
 	"status":          cmdStatus,
 	"paid":            cmdPaid,
 	"contact-updated": cmdContactUpdated,
+	"proof":           cmdProof,
 	"cuts":            cmdCuts,
 	"approve-cut":     cmdApproveCut,
 	"hold":            cmdHold,

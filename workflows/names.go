@@ -25,6 +25,7 @@ const (
 	SignalHold           = "hold"
 	SignalRelease        = "release"
 	SignalContactUpdated = "contact-updated"
+	SignalProofRecorded  = "proof-recorded"
 	QueryState           = "state"
 )
 

@@ -59,6 +59,12 @@ type ContactUpdatedSignal struct {
 	By string `json:"by"`
 }
 
+// ProofRecordedSignal says a proof that the formal notice reached the
+// customer was recorded in the ledger.
+type ProofRecordedSignal struct {
+	By string `json:"by"`
+}
+
 // Input starts a case.
 type Input struct {
 	Invoice     string    `json:"invoice"`
