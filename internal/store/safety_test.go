@@ -25,7 +25,12 @@ func TestRecordHold_StopsTheCutAndComesTooLateAfterIt(t *testing.T) {
 		require.Equal(t, activities.HoldResult{Applied: true}, res)
 	}
 	require.Equal(t, 1, count(t, s, `SELECT count(*) FROM audit WHERE action = 'hold'`))
-	_, err := s.RequestCut(ctx, checkedCut(c))
+	inv, err := s.Invoice(ctx, "F-1")
+	require.NoError(t, err)
+	require.Equal(t, "cliente en concurso", inv.HoldReason)
+	require.Equal(t, "ana", inv.HoldBy)
+	require.NotNil(t, inv.HoldAt)
+	_, err = s.RequestCut(ctx, checkedCut(c))
 	r, ok := activities.AsCutRefusal(err)
 	require.True(t, ok, "%v", err)
 	require.Equal(t, activities.RefusedOnHold, r.Reason)
@@ -39,6 +44,10 @@ func TestRecordHold_StopsTheCutAndComesTooLateAfterIt(t *testing.T) {
 		require.True(t, res.Applied)
 	}
 	require.Equal(t, 1, count(t, s, `SELECT count(*) FROM audit WHERE action = 'release'`))
+	inv, err = s.Invoice(ctx, "F-1")
+	require.NoError(t, err)
+	require.Empty(t, inv.HoldReason)
+	require.Nil(t, inv.HoldAt)
 	_, err = s.RequestCut(ctx, checkedCut(c))
 	require.NoError(t, err)
 
