@@ -5,6 +5,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,6 +36,9 @@ type Store interface {
 	NoticeProof(ctx context.Context, c CaseRef) (ProofStatus, error)
 	// CancelInvoice closes the invoice as cancelled by a person, once.
 	CancelInvoice(ctx context.Context, in CancelInput) error
+	// RequestPowerLimit asks the distributor to limit the supply point's
+	// power, once per run of the case; a refusal is a *CutRefusal.
+	RequestPowerLimit(ctx context.Context, in LimitInput) (LimitResult, error)
 	// Deliver claims a pending outbox row ('sending', committed), hands it to
 	// send and records the outcome; a row no longer pending is returned as is,
 	// with its Claim when it is 'sending'.
@@ -184,13 +188,20 @@ func (a *Activities) RecordStage(ctx context.Context, in StageInput) error {
 	return a.Store.RecordStage(ctx, in)
 }
 
-// RecordPayment puts a payment in the ledger once, whatever the retries.
+// RecordPayment puts a payment in the ledger once, whatever the retries. A key
+// that names another payment in the ledger is refused for good (ErrPaymentRefused,
+// details a PaymentRefusal).
 func (a *Activities) RecordPayment(ctx context.Context, in PaymentInput) (bool, error) {
 	if in.AmountCents <= 0 {
 		return false, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("payment of %d cents for invoice %s is not positive", in.AmountCents, in.Case.Invoice), ErrInvalidInput, nil)
 	}
-	return a.Store.RecordPayment(ctx, in)
+	inserted, err := a.Store.RecordPayment(ctx, in)
+	var r *PaymentRefusal
+	if errors.As(err, &r) {
+		return false, temporal.NewNonRetryableApplicationError(r.Error(), ErrPaymentRefused, nil, *r)
+	}
+	return inserted, err
 }
 
 // CheckSupply says whether the supply point is already cut for another invoice.
@@ -199,9 +210,38 @@ func (a *Activities) CheckSupply(ctx context.Context, in SupplyInput) (SupplySta
 }
 
 // RequestCut asks the distributor to cut the supply point, once per supply point
-// however many of its invoices reach the cut (PROCESS step 7).
+// however many of its invoices reach the cut (PROCESS step 7). The ledger
+// checks the cut in the transaction that writes it; its refusal is final for
+// this attempt (ErrCutRefused, details a CutRefusal) and the case goes where
+// the reason says.
 func (a *Activities) RequestCut(ctx context.Context, in CutInput) (CutResult, error) {
-	return a.Store.RequestCut(ctx, in)
+	res, err := a.Store.RequestCut(ctx, in)
+	if r, ok := AsCutRefusal(err); ok {
+		return CutResult{}, cutRefused(r)
+	}
+	return res, err
+}
+
+// RequestPowerLimit asks the distributor to limit the supply point's power
+// (the Suministro Mínimo Vital), once per run of the case. The ledger refuses
+// it like a cut when the invoice is no longer open, owes nothing, is on hold,
+// or the supply may never be cut.
+func (a *Activities) RequestPowerLimit(ctx context.Context, in LimitInput) (LimitResult, error) {
+	if in.KW <= 0 {
+		return LimitResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("power limit of %v kW for invoice %s is not positive", in.KW, in.Case.Invoice), ErrInvalidInput, nil)
+	}
+	res, err := a.Store.RequestPowerLimit(ctx, in)
+	if r, ok := AsCutRefusal(err); ok {
+		return LimitResult{}, cutRefused(r)
+	}
+	return res, err
+}
+
+// cutRefused is the ledger's refusal as the workflow reads it:
+// appErr.Details(&refusal).
+func cutRefused(r *CutRefusal) error {
+	return temporal.NewNonRetryableApplicationError(r.Error(), ErrCutRefused, nil, *r)
 }
 
 // SettleInvoice closes the invoice as paid and, when that leaves a cut supply

@@ -54,14 +54,19 @@ type Mailer interface {
 }
 
 // Certifier sends a communication by a channel that keeps evidence of what was
-// sent and when. A provider such as Logalty plugs in here.
+// sent and when. A provider such as Logalty plugs in here. A qualified
+// provider returns its certificate of delivery in Evidence.Certificate: the
+// ledger records it, when the row is marked sent, as the proof of the formal
+// notice the cut must follow.
 type Certifier interface {
 	Certify(ctx context.Context, m mail.Message) (Evidence, error)
 }
 
 // MailEvidence is the default certified channel: it sends the e-mail and
 // keeps SHA-256 hashes of the exact content and attachments, the time and the
-// provider's message id. It records evidence; it is not a legal certification.
+// provider's message id. It records evidence; it is not a legal certification,
+// so it never returns a Certificate, and SendGrid's "delivered" event proves
+// nothing either: a clerk records the proof (starter proof).
 type MailEvidence struct {
 	Mailer Mailer
 	Now    func() time.Time

@@ -146,3 +146,18 @@ type CancelInput struct {
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
 }
+
+// LimitInput asks the distributor to limit the supply point's power (the
+// Suministro Mínimo Vital of a Bono Social household) instead of cutting it.
+type LimitInput struct {
+	Case       CaseRef   `json:"case"`
+	KW         float64   `json:"kw"`
+	At         time.Time `json:"at"`
+	ApprovedBy string    `json:"approved_by"`
+}
+
+// LimitResult names the distributor request of the limit: one per run of the
+// case, however often it is asked for.
+type LimitResult struct {
+	RequestID int64 `json:"request_id"`
+}

@@ -246,6 +246,17 @@ type Evidence struct {
 	AttachmentsSHA256 map[string]string `json:"attachments_sha256"`
 	MessageID         string            `json:"message_id"`
 	SentAt            time.Time         `json:"sent_at"`
+	// Certificate is a qualified provider's certificate of delivery, which
+	// proves the formal notice reached the customer; nil for evidence only
+	// (SendGrid's, whose "delivered" event proves nothing in law).
+	Certificate *Certificate `json:"certificate,omitempty"`
+}
+
+// Certificate is a qualified certified-delivery provider's certificate that a
+// communication reached its recipient.
+type Certificate struct {
+	ID          string    `json:"id"`           // the provider's certificate id
+	DeliveredAt time.Time `json:"delivered_at"` // when the provider certifies delivery
 }
 
 // DeliverInput asks to deliver the outbox rows of a notice.

@@ -29,6 +29,8 @@ Cases:
   orphans [--json]               invoices open in the ledger whose case is closed in Temporal (exit 1 if any)
   (paid, contact-updated, approve-cut, hold and release print the case's answer;
    a refusal exits non-zero and is kept on the audit trail)
+  proof INVOICE --kind burofax|carta|acuse --file FILE.pdf [--received YYYY-MM-DD] [--by NAME]
+                                 the formal notice reached the customer: records it and tells the case
 
 Cuts desk:
   cuts [--date YYYY-MM-DD]       cases awaiting review, and those blocked (no proof of the formal notice...)
@@ -66,6 +68,7 @@ var commands = map[string]command{
 	"contact-updated": cmdContactUpdated,
 	"cancel":          cmdCancel,
 	"orphans":         cmdOrphans,
+	"proof":           cmdProof,
 	"cuts":            cmdCuts,
 	"approve-cut":     cmdApproveCut,
 	"hold":            cmdHold,

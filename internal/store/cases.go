@@ -193,7 +193,10 @@ func (s *Store) RecordStage(ctx context.Context, in activities.StageInput) error
 }
 
 // RecordPayment puts a payment received by signal in the ledger once per key
-// and reports whether it was new.
+// and reports whether it was new. It takes the supply point's lock first, so a
+// cut request of the supply point sees it or comes before it. A key the ledger
+// holds for another invoice or amount is a *activities.PaymentRefusal; the
+// same payment under the older form of its key is not new (see putPayment).
 func (s *Store) RecordPayment(ctx context.Context, in activities.PaymentInput) (bool, error) {
 	c := in.Case
 	if in.Key == "" {
@@ -201,28 +204,18 @@ func (s *Store) RecordPayment(ctx context.Context, in activities.PaymentInput) (
 	}
 	var inserted bool
 	err := s.inTx(ctx, "record payment for "+c.Invoice, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO payments (key, invoice, paid_at, amount_cents, reference, source)
-			VALUES ($1, $2, $3, $4, $5, 'signal')
-			ON CONFLICT (key) DO NOTHING`,
-			in.Key, c.Invoice, in.PaidAt, in.AmountCents, in.Reference)
+		if err := lockInvoiceSupplies(ctx, tx, []string{c.Invoice}, c.Cups); err != nil {
+			return err
+		}
+		if err := lockReferences(ctx, tx, []string{in.Reference}); err != nil {
+			return err
+		}
+		key, isNew, err := putPayment(ctx, tx, newPayment{Key: in.Key, Invoice: c.Invoice, PaidAt: in.PaidAt,
+			AmountCents: in.AmountCents, Reference: in.Reference, Source: "signal"})
 		if err != nil {
 			return err
 		}
-		inserted = tag.RowsAffected() == 1
-		if !inserted {
-			// A key names one payment: the same key with another invoice or amount
-			// is a caller's bug that must not pass for a retry.
-			var invoice string
-			var amount int64
-			if err := tx.QueryRow(ctx, `SELECT invoice, amount_cents FROM payments WHERE key = $1`,
-				in.Key).Scan(&invoice, &amount); err != nil {
-				return err
-			}
-			if invoice != c.Invoice || amount != in.AmountCents {
-				return fmt.Errorf("payment key %q already records %d cents for invoice %s", in.Key, amount, invoice)
-			}
-		}
+		inserted = isNew
 		if err := touchInvoice(ctx, tx, c); err != nil {
 			return err
 		}
@@ -230,7 +223,7 @@ func (s *Store) RecordPayment(ctx context.Context, in activities.PaymentInput) (
 			return nil
 		}
 		return audit(ctx, tx, c, actorSystem, "payment", in.PaidAt, map[string]any{
-			"key":              in.Key,
+			"key":              key,
 			"amount_cents":     in.AmountCents,
 			"reference":        in.Reference,
 			"amount_due_cents": c.AmountDueCents,
@@ -257,16 +250,38 @@ func (s *Store) SupplyStatus(ctx context.Context, c activities.CaseRef) (activit
 // RequestCut asks the distributor to cut the case's supply point, or joins the
 // invoice to the cut already in force there: one request per cut, however many
 // invoices of the supply point reach their cut.
+//
+// A checked request (in.Checked) is judged here, under the supply point's lock
+// and in the transaction that writes it, since a cut cannot be undone: the
+// invoice must still be open, owe something by the payments ledger and not be
+// on hold; a new cut also needs a contract that allows it, a proven formal
+// notice whose wait is over, no ban that covers the consumer and an allowed cut
+// day of the supply's calendar (see checkCut). A refusal writes nothing but an
+// audit entry (cut_refused) and is returned as a *activities.CutRefusal.
+//
+// Joining a cut already in force sends nothing to the distributor, so it is
+// judged by the invoice alone (open, owing, not held): a paid or held invoice
+// never joins, but the notice, wait and day of the cut were the cut's own. A
+// retry of a request that was written reads as that request, unjudged: the cut
+// is done and must not be denied to the case that asked for it.
 func (s *Store) RequestCut(ctx context.Context, in activities.CutInput) (activities.CutResult, error) {
 	c := in.Case
 	if c.Cups == "" {
 		return activities.CutResult{}, fmt.Errorf("request cut for invoice %s: no CUPS", c.Invoice)
 	}
 	var res activities.CutResult
+	var refusal *activities.CutRefusal
+	var day time.Time
 	err := s.inTx(ctx, "request cut for "+c.Invoice, func(tx pgx.Tx) error {
-		res = activities.CutResult{}
+		res, refusal = activities.CutResult{}, nil
 		if err := lockSupplyPoint(ctx, tx, c.Cups); err != nil {
 			return err
+		}
+		if in.Checked {
+			var err error
+			if day, err = s.requestDay(ctx, tx, in); err != nil {
+				return err
+			}
 		}
 		var requestedBy string
 		err := tx.QueryRow(ctx, `
@@ -274,6 +289,18 @@ func (s *Store) RequestCut(ctx context.Context, in activities.CutInput) (activit
 			WHERE cups = $1 AND reconnection_requested_at IS NULL`, c.Cups).Scan(&res.CutID, &requestedBy)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
+			if in.Checked {
+				runID, r, err := checkInvoice(ctx, tx, c.Invoice)
+				if err == nil && r == nil {
+					r, err = s.checkCut(ctx, tx, in, runID, day)
+				}
+				if err != nil {
+					return err
+				}
+				if refusal = r; r != nil {
+					return errRefused
+				}
+			}
 			if err := tx.QueryRow(ctx, `
 				INSERT INTO cuts (cups, requested_by_invoice, approved_by, cut_at)
 				VALUES ($1, $2, $3, $4) RETURNING id`,
@@ -299,6 +326,22 @@ func (s *Store) RequestCut(ctx context.Context, in activities.CutInput) (activit
 		default:
 			// The creating call retried must read as the creating call.
 			res.Joined = requestedBy != c.Invoice
+			if in.Checked {
+				var member bool
+				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cut_invoices WHERE cut_id = $1 AND invoice = $2)`,
+					res.CutID, c.Invoice).Scan(&member); err != nil {
+					return err
+				}
+				if !member {
+					_, r, err := checkInvoice(ctx, tx, c.Invoice)
+					if err != nil {
+						return err
+					}
+					if refusal = r; r != nil {
+						return errRefused
+					}
+				}
+			}
 			tag, err := tx.Exec(ctx, `INSERT INTO cut_invoices (cut_id, invoice) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
 				res.CutID, c.Invoice)
 			if err != nil {
@@ -313,6 +356,12 @@ func (s *Store) RequestCut(ctx context.Context, in activities.CutInput) (activit
 		}
 		return touchInvoice(ctx, tx, c)
 	})
+	if refusal != nil {
+		if err := s.recordRefusal(ctx, c, "cut_refused", in.ApprovedBy, in.At, day, refusal); err != nil {
+			return activities.CutResult{}, err
+		}
+		return activities.CutResult{}, fmt.Errorf("request cut for %s: %w", c.Invoice, refusal)
+	}
 	return res, err
 }
 

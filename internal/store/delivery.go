@@ -190,7 +190,9 @@ func (s *Store) Release(ctx context.Context, id int64, attempt int32, grace time
 }
 
 // recordDelivery writes the outcome of claim number attempt of an e-mail; a
-// row no longer in that claim is left alone.
+// row no longer in that claim is left alone. A qualified provider's
+// certificate that comes with a sent formal notice is its proof, recorded in
+// the same transaction.
 func (s *Store) recordDelivery(ctx context.Context, id int64, attempt int32, d activities.Delivery) error {
 	return s.inTx(ctx, fmt.Sprintf("record delivery of outbox #%d", id), func(tx pgx.Tx) error {
 		if d.Status == "" || d.Status == activities.StatusPending {
@@ -215,6 +217,11 @@ func (s *Store) recordDelivery(ctx context.Context, id int64, attempt int32, d a
 				VALUES ($1, $2, $3, $4, $5, $6)`,
 				id, ev.Provider, ev.ContentSHA256, hashes, ev.MessageID, ev.SentAt); err != nil {
 				return err
+			}
+			if d.Status == activities.StatusSent {
+				if err := recordCertificate(ctx, tx, id, *ev); err != nil {
+					return err
+				}
 			}
 		}
 		_, err = tx.Exec(ctx, `

@@ -98,31 +98,39 @@ type PaymentImport struct {
 	OverpaidCents int64
 }
 
-// ImportPayments records payments in the ledger once each, keyed like the
-// paid signal keys them, and reports for each whether it was new, whether its
-// invoice is known and whether the invoice is now overpaid. A reference already
-// in the ledger for another invoice or amount is an error naming the row.
+// ImportPayments records payments in the ledger once each, keyed as
+// workflows.PaymentKeyOf keys them (reference, invoice, day and amount: one
+// transfer may pay several invoices), and reports for each whether it was new,
+// whether its invoice is known and whether the invoice is now overpaid. A
+// payment the ledger holds under the older key of its reference alone ("ref:R",
+// from a workbook imported before) for the same invoice and amount is not new.
+// The supply points of the invoices paid are locked first, so that a cut
+// request sees the whole file or none of it.
 func (s *Store) ImportPayments(ctx context.Context, file string, rows []sheets.Payment) ([]PaymentImport, error) {
 	out := make([]PaymentImport, 0, len(rows))
 	err := s.inTx(ctx, "import payments", func(tx pgx.Tx) error {
 		out = out[:0]
+		invoices := make([]string, 0, len(rows))
+		refs := make([]string, 0, len(rows))
 		for _, p := range rows {
-			r := PaymentImport{Payment: p, Key: workflows.PaymentKey(p.Invoice, p.Reference, p.PaidAt, p.AmountCents)}
-			var stored string
-			var storedCents int64
-			// The no-op update makes RETURNING give the existing row too; xmax = 0
-			// tells a fresh insert.
-			err := tx.QueryRow(ctx, `
-				INSERT INTO payments (key, invoice, paid_at, amount_cents, method, reference, source, source_file, source_row)
-				VALUES ($1, $2, $3, $4, $5, $6, 'import', $7, $8)
-				ON CONFLICT (key) DO UPDATE SET key = excluded.key
-				RETURNING invoice, amount_cents, (xmax = 0)`,
-				r.Key, p.Invoice, p.PaidAt, p.AmountCents, p.Method, p.Reference, file, p.Row).Scan(&stored, &storedCents, &r.New)
+			invoices = append(invoices, p.Invoice)
+			refs = append(refs, p.Reference)
+		}
+		if err := lockInvoiceSupplies(ctx, tx, invoices, ""); err != nil {
+			return err
+		}
+		if err := lockReferences(ctx, tx, refs); err != nil {
+			return err
+		}
+		for _, p := range rows {
+			r := PaymentImport{Payment: p}
+			var err error
+			r.Key, r.New, err = putPayment(ctx, tx, newPayment{
+				Key: workflows.PaymentKeyOf(p.Invoice, p.Reference, p.PaidAt, p.AmountCents), Invoice: p.Invoice,
+				PaidAt: p.PaidAt, AmountCents: p.AmountCents, Method: p.Method, Reference: p.Reference,
+				Source: "import", SourceFile: file, SourceRow: p.Row})
 			if err != nil {
 				return fmt.Errorf("row %d: %w", p.Row, err)
-			}
-			if stored != p.Invoice || storedCents != p.AmountCents {
-				return fmt.Errorf("row %d: payment %s is already in the ledger for invoice %s, %d cents", p.Row, r.Key, stored, storedCents)
 			}
 			out = append(out, r)
 		}

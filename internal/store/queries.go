@@ -23,7 +23,7 @@ type Invoice struct {
 	AmountCents    int64      `db:"amount_cents"`
 	AmountDueCents int64      `db:"amount_due_cents"`
 	ReturnedAt     *time.Time `db:"returned_at"`
-	Status         string     `db:"status"` // open or paid
+	Status         string     `db:"status"` // open, paid or cancelled
 	Stage          string     `db:"stage"`
 	CutDate        *time.Time `db:"cut_date"` // a calendar day, at midnight UTC
 	WorkflowID     string     `db:"workflow_id"`
@@ -31,6 +31,9 @@ type Invoice struct {
 	OpenedAt       time.Time  `db:"opened_at"`
 	PaidAt         *time.Time `db:"paid_at"`
 	SettledCutID   *int64     `db:"settled_cut_id"`
+	HoldReason     string     `db:"hold_reason"` // a person's hold: no cut while it is set
+	HoldBy         string     `db:"hold_by"`
+	HoldAt         *time.Time `db:"hold_at"`
 	CreatedAt      time.Time  `db:"created_at"`
 	UpdatedAt      time.Time  `db:"updated_at"`
 }
