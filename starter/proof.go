@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -31,7 +32,7 @@ func cmdProof(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("proof", flag.ContinueOnError)
 	kind := fs.String("kind", "", "burofax, carta or acuse")
 	file := fs.String("file", "", "the scanned proof (PDF), at most 20 MB")
-	received := fs.String("received", "", "the day the customer received the notice (default today)")
+	received := fs.String("received", "", "the day the customer received the notice (default today; on the demo policy, the notice's own day if later)")
 	by := fs.String("by", whoami(), "who records it")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -50,9 +51,13 @@ func cmdProof(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	day, err := parseDate(*received, "--received")
-	if err != nil {
-		return err
+	// Not given: the ledger takes today (or the notice's own day, for a case
+	// on the demo policy's faster clock).
+	var day time.Time
+	if *received != "" {
+		if day, err = parseDate(*received, "--received"); err != nil {
+			return err
+		}
 	}
 	sum := sha256.Sum256(content)
 	var p store.Proof
@@ -69,7 +74,7 @@ func cmdProof(ctx context.Context, args []string, out io.Writer) error {
 		what = "proof already recorded"
 	}
 	fmt.Fprintf(out, "%s: %s received %s (sha256 %s…)\n", what, p.Kind, p.ReceivedOn.Format("02/01/2006"), p.FileSHA256[:12])
-	if !p.New && (p.Kind != *kind || !sameDay(p.ReceivedOn, day)) {
+	if !p.New && (p.Kind != *kind || (!day.IsZero() && !sameDay(p.ReceivedOn, day))) {
 		fmt.Fprintf(out, "warning: this file was recorded before as %s received %s by %s; that record stands, nothing changed\n",
 			p.Kind, p.ReceivedOn.Format("02/01/2006"), p.RecordedBy)
 	}

@@ -186,3 +186,25 @@ func TestListOpenInvoicesHasTheRunThatOpenedEach(t *testing.T) {
 	require.Equal(t, "run-2", got[1].RunID)
 	require.Equal(t, "notice_1", got[1].Stage)
 }
+
+// An invoice whose case was cancelled, or held, and that the bank returns
+// again opens clean: a new case owes it, with no cancellation nor hold of the
+// old one.
+func TestCancelledInvoiceReturnedAgainReopensClean(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	c := ref("F-20", "ES0021000000000020AB")
+	open(t, s, c)
+	res, err := s.RecordHold(ctx, activities.HoldInput{Case: c, On: true, Reason: "revisar", By: "luis", At: day(2025, 4, 1, 9)})
+	require.NoError(t, err)
+	require.True(t, res.Applied)
+	require.NoError(t, s.RequestCancel(ctx, "F-20", "rocio", "duplicada"))
+	require.NoError(t, s.CancelInvoice(ctx, activities.CancelInput{Case: c, By: "temporal-ui", At: day(2025, 4, 2, 10)}))
+
+	again := c
+	again.RunID = "run-2"
+	open(t, s, again)
+	require.Equal(t, 1, count(t, s, `SELECT count(*) FROM invoices WHERE invoice = 'F-20' AND status = 'open' AND run_id = 'run-2'
+		AND cancelled_at IS NULL AND cancelled_by = '' AND cancel_reason = '' AND hold_reason = '' AND hold_at IS NULL`))
+}

@@ -56,7 +56,8 @@ func (s *Store) OpenCase(ctx context.Context, in activities.OpenCaseInput) (acti
 					UPDATE invoices SET customer = $2, cups = $3, amount_cents = $4,
 						amount_due_cents = GREATEST($5::bigint, 0), returned_at = $6, status = 'open', stage = $7,
 						cut_date = $8, workflow_id = $9, run_id = $10, opened_at = now(), paid_at = NULL,
-						settled_cut_id = NULL, updated_at = now()
+						settled_cut_id = NULL, cancelled_at = NULL, cancelled_by = '', cancel_reason = '',
+						hold_reason = '', hold_by = '', hold_at = NULL, updated_at = now()
 					WHERE invoice = $1`,
 					c.Invoice, c.Customer, c.Cups, in.AmountCents, c.AmountDueCents, nullTime(in.ReturnedAt),
 					c.Stage, c.CutDate, c.WorkflowID, c.RunID); err != nil {
