@@ -43,8 +43,22 @@ var guards = []struct {
 	{deliverNotices, func(name string) bool { return strings.HasSuffix(name, "_before_delivery") }},
 	{contractBeforeCut, func(name string) bool {
 		w := want[name]
-		return w.cut && !slices.Contains(w.versions, contractBeforeCut)
+		return w.cut && !slices.Contains(w.versions, contractBeforeCut) && !slices.Contains(w.versions, cutSafety)
 	}},
+	{cutSafety, func(name string) bool {
+		w := want[name]
+		return !slices.Contains(w.versions, cutSafety) && !sameOnBothPaths[name]
+	}},
+}
+
+// sameOnBothPaths are the histories recorded before cutSafety whose commands
+// the new path gives too: each was paid before reaching anything that changed
+// (the contract read again before a later notice or the pre-cut e-mail, the
+// proof, the ledger's check of a cut). They replay on either path.
+var sameOnBothPaths = map[string]bool{
+	"paid_before_first_notice_before_cut_safety":     true, // paid at the check
+	"needs_contact_released_paid_before_cut_safety":  true, // paid after aviso 1, the first notice
+	"business_essential_hold_paid_before_cut_safety": true, // never cut: the formal demand, then on hold
 }
 
 // recordedPath is what a history says of its case: the stages it went through
@@ -72,7 +86,7 @@ var want = map[string]struct {
 	// were recorded before the deliver-notices change.
 	versions []string
 }{
-	"domestic_cut_reconnect": {
+	"domestic_cut_reconnect_before_cut_safety": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
 		signals:  []string{SignalApproveCut, SignalPaid},
 		cut:      true,
@@ -89,17 +103,17 @@ var want = map[string]struct {
 		signals: []string{SignalApproveCut, SignalPaid},
 		cut:     true,
 	},
-	"domestic_partial_payment_paid": {
+	"domestic_partial_payment_paid_before_cut_safety": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StagePaid},
 		signals:  []string{SignalPaid, SignalPaid},
 		versions: []string{deliverNotices},
 	},
-	"domestic_protected_hold_paid": {
+	"domestic_protected_hold_paid_before_cut_safety": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageOnHold, StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalRelease, SignalPaid},
 		versions: []string{deliverNotices},
 	},
-	"business_paid_before_cut": {
+	"business_paid_before_cut_before_cut_safety": {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutReview, StagePaid},
 		signals:  []string{SignalPaid},
 		versions: []string{deliverNotices},
@@ -108,7 +122,7 @@ var want = map[string]struct {
 		stages:  []Stage{StageChecking, StageCutScheduled, StageCutReview, StagePaid},
 		signals: []string{SignalPaid},
 	},
-	"business_hold_partial_reconnect": {
+	"business_hold_partial_reconnect_before_cut_safety": {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
 		signals:  []string{SignalHold, SignalPaid, SignalRelease, SignalApproveCut, SignalPaid},
 		cut:      true,
@@ -125,23 +139,23 @@ var want = map[string]struct {
 		signals: []string{SignalHold, SignalPaid, SignalRelease, SignalApproveCut, SignalPaid},
 		cut:     true,
 	},
-	"business_essential_hold_paid": {
+	"business_essential_hold_paid_before_cut_safety": {
 		stages:   []Stage{StageChecking, StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalPaid},
 		versions: []string{deliverNotices},
 	},
-	"business_essential_after_approval_paid": {
+	"business_essential_after_approval_paid_before_cut_safety": {
 		// Flagged essential after the approval: read again before the cut, held.
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutReview, StageOnHold, StagePaid},
 		signals:  []string{SignalApproveCut, SignalPaid},
 		versions: []string{deliverNotices, contractBeforeCut},
 	},
-	"needs_contact_released_paid": {
+	"needs_contact_released_paid_before_cut_safety": {
 		stages:   []Stage{StageChecking, StageNeedsContact, StageNotice1, StagePaid},
 		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
 		versions: []string{deliverNotices},
 	},
-	"paid_before_first_notice": {
+	"paid_before_first_notice_before_cut_safety": {
 		// Nothing was sent, so no GetVersion was ever asked: like a case of
 		// any release.
 		stages: []Stage{StageChecking, StagePaid},

@@ -78,7 +78,7 @@ func TestHoldPartialPaymentReleaseCutAndReconnect(t *testing.T) {
 	}
 	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 40000, Reference: "TR-1-" + invoice})
 	s.signal(invoice, workflows.SignalRelease, workflows.ReleaseSignal{By: "clerk"})
-	st = s.waitStage(invoice, workflows.StageCutReview)
+	st = s.review(invoice)
 	if st.AmountDueCents != 50000 {
 		t.Fatalf("amount due after a partial payment: %d", st.AmountDueCents)
 	}
@@ -210,7 +210,7 @@ func TestSupplyFlaggedEssentialAfterApprovalIsNeverCut(t *testing.T) {
 	s.runWorker()
 	supply := newCups(t)
 	invoice := s.newCase(activities.SegmentBusiness, supply, 70000)
-	s.waitStage(invoice, workflows.StageCutReview)
+	s.review(invoice)
 
 	k := contractOf(invoice, activities.SegmentBusiness, supply)
 	k.Essential = true

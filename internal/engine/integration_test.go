@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"math/big"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -206,7 +208,7 @@ func TestDomesticCaseEndToEnd(t *testing.T) {
 	supply := newCups(t)
 	invoice := s.newCase(activities.SegmentDomestic, supply, 12345)
 
-	st := s.waitStage(invoice, workflows.StageCutReview)
+	st := s.review(invoice)
 	if got := kinds(st.Notices); !slices.Equal(got, []string{"aviso_1", "aviso_2", "requerimiento", "pre_corte"}) {
 		t.Fatalf("notices before the review: %v", got)
 	}
@@ -240,7 +242,7 @@ func TestBusinessCaseAndVisibilityFilter(t *testing.T) {
 	supply := newCups(t)
 	invoice := s.newCase(activities.SegmentBusiness, supply, 250000)
 
-	st := s.waitStage(invoice, workflows.StageCutReview)
+	st := s.review(invoice)
 	if st.CutDate == nil || st.Notices[0].Kind != activities.KindCutLetter {
 		t.Fatalf("business case reached review without a cut letter and date: %+v", st)
 	}
@@ -278,7 +280,7 @@ func TestTwoInvoicesOnOneSupplyPointAreCutOnceAndReconnectedWhenBothPaid(t *test
 	// Both under review before either is approved: each asks the distributor,
 	// and the second finds the supply point already cut.
 	for _, inv := range []string{first, second} {
-		s.waitStage(inv, workflows.StageCutReview)
+		s.review(inv)
 	}
 	for _, inv := range []string{first, second} {
 		s.signal(inv, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
@@ -339,7 +341,7 @@ func TestWorkerKilledMidCaseLosesNothingAndRepeatsNothing(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	start()
 
-	s.waitStage(invoice, workflows.StageCutReview)
+	s.review(invoice)
 	s.signal(invoice, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
 	s.waitStage(invoice, workflows.StageCut)
 	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 5000, Reference: "TR-" + invoice})
@@ -444,3 +446,81 @@ func madrid(t *testing.T) *time.Location {
 
 // sleep lets the cases move on a little.
 func (s *stack) sleep() { time.Sleep(100 * time.Millisecond) }
+
+// review waits until the case is before the cuts desk. A case that waits for
+// the proof of its formal notice (cut_blocked) gets it as a clerk gives it:
+// the acuse de recibo recorded in the ledger, and the case told.
+func (s *stack) review(invoice string) workflows.State {
+	s.t.Helper()
+	st := s.waitState(invoice, "cut review, or blocked for proof", func(st workflows.State) bool {
+		return st.Stage == workflows.StageCutReview || st.Stage == workflows.StageCutBlocked
+	})
+	if st.Stage == workflows.StageCutBlocked {
+		s.prove(invoice)
+		st = s.waitStage(invoice, workflows.StageCutReview)
+	}
+	return st
+}
+
+// prove records the proof that the invoice's formal notice reached the
+// customer, dated by the ledger, and tells the case, as starter proof does.
+func (s *stack) prove(invoice string) {
+	s.t.Helper()
+	sum := sha256.Sum256([]byte("acuse de recibo de " + invoice))
+	if _, err := s.db.RecordProof(s.ctx, store.Proof{Invoice: invoice, Kind: activities.ProofAcknowledge,
+		FileName: "acuse-" + invoice + ".pdf", FileSHA256: hex.EncodeToString(sum[:]), RecordedBy: "mesa de cortes"}); err != nil {
+		s.t.Fatalf("proof of %s: %v", invoice, err)
+	}
+	s.signal(invoice, workflows.SignalProofRecorded, workflows.ProofRecordedSignal{By: "mesa de cortes"})
+}
+
+// PROCESS "Actors": the clerks' actions are updates that get the case's real
+// answer from the server: a refusal names the stage, a payment answers with
+// what is still due once the ledger has it, a hold once the ledger holds it.
+func TestClerkActionsGetTheCasesAnswer(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	supply := newCups(t)
+	invoice := s.newCase(activities.SegmentBusiness, supply, 30000)
+	s.waitStage(invoice, workflows.StageCutScheduled)
+
+	_, err := cases.Update(s.ctx, s.c, invoice, workflows.UpdateApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
+	var refused *cases.Refused
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "not under review (stage cut_scheduled)") {
+		t.Fatalf("approval outside review: %v", err)
+	}
+	ans, err := cases.Update(s.ctx, s.c, invoice, workflows.UpdateHold, workflows.HoldSignal{Reason: "llamará", By: "clerk"})
+	if err != nil || ans.Outcome != "on_hold" {
+		t.Fatalf("hold: %+v %v", ans, err)
+	}
+	if inv, err := s.db.Invoice(s.ctx, invoice); err != nil || inv.HoldReason != "llamará" {
+		t.Fatalf("the ledger does not hold the case: %+v %v", inv, err)
+	}
+	ans, err = cases.Update(s.ctx, s.c, invoice, workflows.UpdatePaid, workflows.PaidSignal{AmountCents: 10000, Reference: "TR-" + invoice})
+	if err != nil || ans.Outcome != "recorded" || ans.AmountDueCents != 20000 {
+		t.Fatalf("partial payment: %+v %v", ans, err)
+	}
+	if payments, err := s.db.Payments(s.ctx, invoice); err != nil || len(payments) != 1 {
+		t.Fatalf("the payment is not in the ledger when the case answers: %+v %v", payments, err)
+	}
+	if ans, err = cases.Update(s.ctx, s.c, invoice, workflows.UpdateRelease, workflows.ReleaseSignal{By: "clerk"}); err != nil || ans.Outcome != "released" {
+		t.Fatalf("release: %+v %v", ans, err)
+	}
+	s.review(invoice)
+	ans, err = cases.Update(s.ctx, s.c, invoice, workflows.UpdateApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
+	if err != nil || ans.Outcome != "approved" {
+		t.Fatalf("approval: %+v %v", ans, err)
+	}
+	s.waitStage(invoice, workflows.StageCut)
+	ans, err = cases.Update(s.ctx, s.c, invoice, workflows.UpdatePaid, workflows.PaidSignal{AmountCents: 20000, Reference: "TR-2-" + invoice})
+	if err != nil || (ans.Outcome != "pending" && !strings.Contains(ans.Detail, "reconnection requested")) {
+		t.Fatalf("payment in full after the cut: %+v %v", ans, err)
+	}
+	if r := s.result(invoice); r.Stage != workflows.StageReconnected || r.PaidCents != 30000 {
+		t.Fatalf("result %+v", r)
+	}
+	if n := s.requests(supply); n["cut"] != 1 || n["reconnect"] != 1 {
+		t.Fatalf("distributor requests %v", n)
+	}
+	s.recordHistory(invoice, "business_updates_hold_cut_reconnect")
+}

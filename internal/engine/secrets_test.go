@@ -118,7 +118,7 @@ func TestSecretsStayOutOfLogsAndTemporal(t *testing.T) {
 		t.Fatalf("start %s: %v %v", invoice, out, err)
 	}
 	// The state query answers through the codec, as the starter's status does.
-	if st := s.waitStage(invoice, workflows.StageCutReview); st.Customer != customer {
+	if st := s.review(invoice); st.Customer != customer {
 		t.Fatalf("state query answered customer %q", st.Customer)
 	}
 	s.signal(invoice, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
