@@ -134,6 +134,8 @@ type ledger struct {
 	awayUntil  time.Time
 	cutDelay   time.Duration // added to the clock of the first cut request
 	cutDelayed bool
+	onContract func(n int) // called before the n-th (1-based) read of the contract
+	contracts  int
 	clockShift atomic.Int64 // read by the store's clock inside a write that holds mu
 }
 
@@ -163,6 +165,13 @@ func (l *ledger) OpenCase(ctx context.Context, in activities.OpenCaseInput) (act
 func (l *ledger) Contract(ctx context.Context, c activities.CaseRef) (activities.Contract, error) {
 	if err := l.away(); err != nil {
 		return activities.Contract{}, err
+	}
+	l.mu.Lock()
+	l.contracts++
+	n, hook := l.contracts, l.onContract
+	l.mu.Unlock()
+	if hook != nil {
+		hook(n)
 	}
 	return l.Store.Contract(ctx, c)
 }

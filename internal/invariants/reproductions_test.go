@@ -1,0 +1,261 @@
+package invariants_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/notice"
+	"github.com/elega/impagos/internal/store"
+	"github.com/elega/impagos/workflows"
+)
+
+// The three failures this package was written against, each played again
+// against the real ledger in the SDK's test environment.
+
+// oneCase is a case of its own on the shared ledger, in a test environment.
+type oneCase struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+	l   *ledger
+	in  workflows.Input
+	k   activities.Contract
+}
+
+func newCase(t *testing.T, db *store.Store, invoice, cups string, segment string, start time.Time) *oneCase {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(time.Minute)
+	l := &ledger{Store: db, env: env}
+	db.Clock = l.now
+	env.SetStartTime(start)
+	env.RegisterActivity(&activities.Activities{Store: l, Retailer: notice.DefaultRetailer})
+	k := activities.Contract{Customer: "Talleres Norte S.L.", Cups: cups, Segment: segment, Phone: "+34910000777",
+		Email: "pagos@norte.example", Province: "Madrid"}
+	if err := l.upsertContract(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	return &oneCase{t: t, env: env, l: l, k: k, in: workflows.Input{Invoice: invoice, Customer: k.Customer, Cups: cups,
+		AmountCents: 10000, ReturnedAt: start.AddDate(0, 0, -1), Policy: workflows.DefaultPolicy()}}
+}
+
+func (c *oneCase) at(when time.Time, f func()) {
+	c.env.RegisterDelayedCallback(f, when.Sub(c.env.Now()))
+}
+
+func (c *oneCase) state() workflows.State {
+	v, err := c.env.QueryWorkflow(workflows.QueryState)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var st workflows.State
+	if err := v.Get(&st); err != nil {
+		c.t.Fatal(err)
+	}
+	return st
+}
+
+// prove records the acuse de recibo of the formal notice on the day it was sent.
+func (c *oneCase) prove() {
+	sum := sha256.Sum256([]byte("acuse " + c.in.Invoice))
+	if err := c.l.recordProof(context.Background(), store.Proof{Invoice: c.in.Invoice, Kind: activities.ProofAcknowledge,
+		FileName: "acuse.pdf", FileSHA256: hex.EncodeToString(sum[:]), RecordedBy: "ana"}); err != nil {
+		c.t.Fatal(err)
+	}
+	c.env.SignalWorkflow(workflows.SignalProofRecorded, workflows.ProofRecordedSignal{By: "ana"})
+}
+
+// outcome is the case's answer to an update, or its refusal, once it came.
+type outcome struct {
+	answer *workflows.Answer
+	err    error
+}
+
+// update sends a clerk's action; the outcome fills in when the case answers.
+func (c *oneCase) update(name string, arg any) *outcome {
+	o := &outcome{}
+	c.env.UpdateWorkflow(name, name+c.env.Now().String(), &testsuite.TestUpdateCallback{
+		OnReject: func(e error) { o.err = e },
+		OnComplete: func(v any, e error) {
+			o.err = e
+			switch v := v.(type) {
+			case workflows.Answer:
+				o.answer = &v
+			case *commonpb.Payloads:
+				o.answer = &workflows.Answer{}
+				if derr := converter.GetDefaultDataConverter().FromPayloads(v, o.answer); derr != nil {
+					c.t.Error(derr)
+				}
+			case nil:
+			default:
+				c.t.Errorf("answer of %s is a %T", name, v)
+			}
+		},
+	}, arg)
+	return o
+}
+
+func (c *oneCase) cuts() int {
+	var n int
+	if err := c.l.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM distributor_requests WHERE kind = 'cut' AND cups = $1`, c.in.Cups).Scan(&n); err != nil {
+		c.t.Fatal(err)
+	}
+	return n
+}
+
+// A business case was approved late on Wednesday 30/12/2026; the contract read
+// that follows the approval was slow, and while it ran the customer paid in
+// full and midnight passed: the request reached the ledger on the eve of a
+// holiday, for an invoice already paid. The ledger refuses it; nobody is cut.
+func TestReproduction_PaidDuringTheReadAfterApprovalIsNotCut(t *testing.T) {
+	for _, paid := range []bool{true, false} {
+		t.Run(map[bool]string{true: "paid meanwhile", false: "not paid: past midnight"}[paid], func(t *testing.T) {
+			db := openLedger(t)
+			start := time.Date(2026, time.December, 15, 10, 30, 0, 0, calendar.Madrid) // cut letter for 30/12
+			c := newCase(t, db, "REPRO-PAID", cupsFor(777001), activities.SegmentBusiness, start)
+			c.at(time.Date(2026, time.December, 16, 10, 0, 0, 0, calendar.Madrid), c.prove)
+			approvedAt := time.Date(2026, time.December, 30, 23, 59, 0, 0, calendar.Madrid)
+			c.at(approvedAt, func() {
+				if st := c.state(); st.Stage != workflows.StageCutReview {
+					t.Fatalf("not under review on 30/12: %s", st.Stage)
+				}
+				reads := c.l.contracts
+				c.l.onContract = func(n int) {
+					if n != reads+1 {
+						return
+					}
+					// The database was slow: the read ends past midnight, the eve of New Year's Day.
+					c.l.clockShift.Store(int64(2 * time.Minute))
+					if paid {
+						key := workflows.PaymentKeyOf(c.in.Invoice, "TRF-PAGO", approvedAt, c.in.AmountCents)
+						if _, err := c.l.Store.RecordPayment(context.Background(), activities.PaymentInput{
+							Case: activities.CaseRef{Invoice: c.in.Invoice, Cups: c.in.Cups}, Key: key,
+							AmountCents: c.in.AmountCents, PaidAt: approvedAt, Reference: "TRF-PAGO"}); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+				c.env.SignalWorkflow(workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "rocio"})
+			})
+			var after workflows.State
+			c.at(time.Date(2027, time.January, 2, 12, 0, 0, 0, calendar.Madrid), func() {
+				after = c.state()
+				c.env.CancelWorkflow()
+			})
+			c.env.ExecuteWorkflow(workflows.ReturnedInvoice, c.in)
+
+			if n := c.cuts(); n != 0 {
+				t.Fatalf("%d cut requests", n)
+			}
+			c.l.mu.Lock()
+			refused := ""
+			for _, e := range c.l.log {
+				if e.kind == "cut_refused" {
+					refused = e.refusal
+				}
+			}
+			c.l.mu.Unlock()
+			if paid {
+				if refused != activities.RefusedNothingDue {
+					t.Fatalf("refusal %q, want %s", refused, activities.RefusedNothingDue)
+				}
+				var r workflows.Result
+				if err := c.env.GetWorkflowResult(&r); err != nil || r.Stage != workflows.StagePaid || r.CutAt != nil {
+					t.Fatalf("result %+v %v, want paid and never cut", r, err)
+				}
+				return
+			}
+			if refused != activities.RefusedNotCutDay {
+				t.Fatalf("refusal %q, want %s", refused, activities.RefusedNotCutDay)
+			}
+			if after.Stage != workflows.StageCutBlocked || !strings.Contains(after.NextAction, "fin de la espera") {
+				t.Fatalf("after the refusal: %s (%s)", after.Stage, after.NextAction)
+			}
+		})
+	}
+}
+
+// One bank transfer paid two invoices of one customer under one reference.
+// The second payment used to collide with the first in the ledger and be
+// retried without end while the clerk read "payment sent": both are recorded,
+// and each case answers what it did.
+func TestReproduction_OneTransferPaysTwoInvoices(t *testing.T) {
+	db := openLedger(t)
+	start := time.Date(2026, time.March, 3, 10, 30, 0, 0, calendar.Madrid)
+	for i, invoice := range []string{"REF-A", "REF-B"} {
+		c := newCase(t, db, invoice, cupsFor(777100+uint64(i)), activities.SegmentDomestic, start)
+		o := &outcome{}
+		c.at(start.Add(24*time.Hour), func() {
+			o = c.update(workflows.UpdatePaid, workflows.PaidSignal{AmountCents: c.in.AmountCents, Reference: "TRANSF-777"})
+		})
+		c.env.ExecuteWorkflow(workflows.ReturnedInvoice, c.in)
+		if werr := c.env.GetWorkflowError(); werr != nil {
+			t.Fatalf("%s: %v", invoice, werr)
+		}
+		if o.err != nil || o.answer == nil || o.answer.Outcome != "recorded" {
+			t.Fatalf("%s: answer %+v, %v", invoice, o.answer, o.err)
+		}
+		if st := c.state(); st.Stage != workflows.StagePaid || st.Attention != "" {
+			t.Fatalf("%s: %s, attention %q", invoice, st.Stage, st.Attention)
+		}
+	}
+	var n int
+	if err := db.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM payments WHERE reference = 'TRANSF-777' AND invoice IN ('REF-A', 'REF-B')`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d payments of the transfer in the ledger, want 2", n)
+	}
+}
+
+// The formal notice was never proven (the cut letter's certified e-mail not
+// sent, the paper letter pending): approve-cut warned and the cut went out.
+// Now the case waits in cut_blocked, the approval is refused with the reason,
+// and no cut is requested.
+func TestReproduction_NoCutWithoutProofOfTheFormalNotice(t *testing.T) {
+	db := openLedger(t)
+	start := time.Date(2026, time.March, 3, 10, 30, 0, 0, calendar.Madrid) // cut letter for 18/03
+	c := newCase(t, db, "REPRO-PROOF", cupsFor(777200), activities.SegmentBusiness, start)
+	o := &outcome{}
+	var st workflows.State
+	c.at(time.Date(2026, time.March, 19, 10, 0, 0, 0, calendar.Madrid), func() {
+		st = c.state()
+		o = c.update(workflows.UpdateApproveCut, workflows.ApproveCutSignal{By: "rocio"})
+	})
+	c.at(time.Date(2026, time.May, 4, 10, 0, 0, 0, calendar.Madrid), func() { c.env.CancelWorkflow() })
+	c.env.ExecuteWorkflow(workflows.ReturnedInvoice, c.in)
+
+	if st.Stage != workflows.StageCutBlocked {
+		t.Fatalf("stage %s on the day after the cut date, want %s", st.Stage, workflows.StageCutBlocked)
+	}
+	if summary, proven := st.FormalNotice(); proven || !strings.Contains(summary, "sin prueba") {
+		t.Fatalf("formal notice %q proven=%v", summary, proven)
+	}
+	if o.err == nil || !strings.Contains(o.err.Error(), "not under review (stage cut_blocked") {
+		t.Fatalf("approval of a case without proof: %v", o.err)
+	}
+	if n := c.cuts(); n != 0 {
+		t.Fatalf("%d cut requests without proof", n)
+	}
+	var canceled interface{ Error() string }
+	if werr := c.env.GetWorkflowError(); !errors.As(werr, &canceled) {
+		t.Fatalf("the case should end cancelled: %v", werr)
+	}
+}
