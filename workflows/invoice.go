@@ -65,10 +65,11 @@ type invoiceCase struct {
 	releasedBy      string
 	resumeStage     Stage
 	approval        *ApproveCutSignal
-	approvalAnswer  string // what came of the approval, for the approve-cut update
-	approvedAt      time.Time
-	approvalHolds   int  // holds when the approval was given
-	calendarMissing bool // the case raised NeedsAttention for a missing calendar
+	approvalAnswer  string    // what came of the approval, for the approve-cut update
+	approvedAt      time.Time // case time
+	approvedReal    time.Time // workflow time
+	approvalHolds   int       // holds when the approval was given
+	calendarMissing bool      // the case raised NeedsAttention for a missing calendar
 	contactUpdated  bool
 	proofRecorded   bool
 	notBefore       *time.Time // the latest date a notice told the customer

@@ -83,7 +83,7 @@ func (c *invoiceCase) onApprove(ctx workflow.Context, s ApproveCutSignal) {
 	}
 	c.approval = &s
 	c.approvalAnswer = ""
-	c.approvedAt, c.approvalHolds = c.now(ctx), c.holds
+	c.approvedAt, c.approvedReal, c.approvalHolds = c.now(ctx), workflow.Now(ctx), c.holds
 	c.event(ctx, strings.TrimSpace("corte aprobado "+s.Note), s.By)
 }
 
