@@ -22,7 +22,7 @@ WORKFLOWCHECK := $(BIN)/workflowcheck
 TEST_TIMEOUT ?= 30m
 UI_URL := http://localhost:$${TEMPORAL_UI_PORT:-8233}
 
-.PHONY: help up down status run test test-unit test-faults lint build clean worker-start worker-stop tools
+.PHONY: help up down status run test test-long test-unit test-faults lint build clean worker-start worker-stop tools
 .PHONY: cluster-up cluster-down test-cluster
 
 # A multi-process Temporal cluster on the stack's Postgres (.ci/cluster/cluster).
@@ -69,6 +69,9 @@ TEST_FAULTS ?= 1
 test: up ## Unit, workflow, integration and fault tests against the local stack (TEST_FAULTS=0: without the fault suite).
 	$(STACK_ENV) && IMPAGOS_INTEGRATION=1 go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@if [[ "$(TEST_FAULTS)" != 0 ]]; then .ci/faults; fi
+
+test-long: up ## TestInvariants with 20,000 random scenarios (make test plays 500).
+	$(STACK_ENV) && IMPAGOS_INTEGRATION=1 IMPAGOS_INVARIANT_SCENARIOS=20000 go test -count=1 -timeout 3h -run 'TestInvariants$$' ./internal/invariants/
 
 test-cluster: cluster-up ## Integration and fault tests against the cluster.
 	$(CLUSTER_ENV) && IMPAGOS_INTEGRATION=1 go test -count=1 -timeout $(TEST_TIMEOUT) ./internal/engine/

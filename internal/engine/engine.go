@@ -17,6 +17,8 @@
 //	                      from its province): one YYYY-MM-DD per line, optionally a scope ([Barcelona],
 //	                      [28079], @CT: a province, by name or INE code, or a community) and a name; # starts
 //	                      a comment (see internal/calendar)
+//	IMPAGOS_CUT_BANS_FILE decreed periods in which vulnerable consumers are not cut, beyond those the
+//	                      policy carries: FROM TO CLASSES NAME per line (see ParseCutBans)
 //	CUTS_DESK_EMAIL       receives the daily digest of scheduled cuts (default cortes@elega.example)
 //	SENDGRID_API_KEY, SENDGRID_HOST, SENDGRID_EU, MAIL_FROM, MAIL_FROM_NAME, MAIL_REPLY_TO: e-mail
 //	                      delivery (see internal/mail); without a key e-mails stay in the outbox
@@ -67,6 +69,7 @@ type Config struct {
 	TaskQueue   string
 	PolicyName  string
 	Holidays    string
+	CutBansFile string
 	Retailer    notice.Retailer
 	// CutsDeskEmail receives the daily digest of scheduled cuts (CUTS_DESK_EMAIL).
 	CutsDeskEmail string
@@ -102,6 +105,7 @@ func FromEnv() Config {
 		TaskQueue:     env("IMPAGOS_TASK_QUEUE", workflows.TaskQueue),
 		PolicyName:    env("IMPAGOS_POLICY", "default"),
 		Holidays:      os.Getenv("IMPAGOS_HOLIDAYS_FILE"),
+		CutBansFile:   os.Getenv("IMPAGOS_CUT_BANS_FILE"),
 		Retailer:      r,
 		CutsDeskEmail: env("CUTS_DESK_EMAIL", "cortes@elega.example"),
 		AllowDemo:     os.Getenv(EnvAllowDemo) == "1",
@@ -150,6 +154,11 @@ func (c Config) Policy(name string) (workflows.Policy, error) {
 	for _, d := range extra.All {
 		p.Holidays = append(p.Holidays, d.Format("2006-01-02"))
 	}
+	bans, err := c.CutBans()
+	if err != nil {
+		return p, err
+	}
+	p.CutBans = append(p.CutBans, bans...)
 	return p, p.Validate()
 }
 
