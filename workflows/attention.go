@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -95,12 +94,4 @@ func (c *invoiceCase) clearAttention(ctx workflow.Context, what string) {
 		c.event(ctx, "atención resuelta: "+what, "")
 	}
 	c.publish(ctx)
-}
-
-// attentionSince is how long the case has needed attention.
-func (c *invoiceCase) attentionSince(ctx workflow.Context) time.Duration {
-	if c.st.AttentionSince == nil {
-		return 0
-	}
-	return c.now(ctx).Sub(*c.st.AttentionSince)
 }

@@ -382,12 +382,3 @@ func appMessage(err error) string {
 	}
 	return err.Error()
 }
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}

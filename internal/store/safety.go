@@ -12,8 +12,6 @@ import (
 	"github.com/elega/impagos/activities"
 )
 
-var errTODO = errors.New("not built yet")
-
 // RecordHold puts a person's hold on the invoice (in.On) or lifts it, under
 // the supply point's lock, so that a hold and a cut request never cross: a
 // hold committed first stops the cut, and a hold that comes when the invoice's
