@@ -166,27 +166,19 @@ func (c *invoiceCase) approveAndRequest(ctx workflow.Context) error {
 			}
 			approvedBy = c.approval.By
 		}
-		// Every payment and hold received so far goes to the ledger first;
-		// from the check below to the request nothing yields, so whatever
-		// arrives later is the ledger's to judge.
-		for {
-			if err := c.handleInterrupts(ctx); err != nil {
-				return err
-			}
-			if !c.interrupted() {
-				break
-			}
+		at, ok, err := c.readyToRequest(ctx, approvedBy != "")
+		if err != nil {
+			return err
 		}
-		if c.approval != nil && c.holds != c.approvalHolds {
-			c.staleApproval(ctx, "el caso estuvo en espera tras la aprobación")
+		if !ok {
 			continue
 		}
 		// The cut date on record is the day the cut is requested.
-		today := c.cal.NextCutDay(c.now(ctx))
+		today := c.cal.NextCutDay(at)
 		c.st.CutDate = &today
 		var cut activities.CutResult
-		err := c.call(ctx, "solicitud de corte a la distribuidora", a.RequestCut, activities.CutInput{
-			Case: c.refWithStage(StageCut), ApprovedBy: approvedBy, At: c.now(ctx),
+		err = c.call(ctx, "solicitud de corte a la distribuidora", a.RequestCut, activities.CutInput{
+			Case: c.refWithStage(StageCut), ApprovedBy: approvedBy, At: at,
 			Checked: true, Rules: c.cutRules(),
 		}, &cut)
 		if r, ok := cutRefusal(err); ok {
@@ -211,6 +203,42 @@ func (c *invoiceCase) approveAndRequest(ctx workflow.Context) error {
 		}
 		c.setStage(ctx, StageCut, what, approvedBy)
 		return c.waitFor(ctx, func() bool { return false }, "pago de la deuda (paid)")
+	}
+}
+
+// readyToRequest records every payment and hold received so far in the
+// ledger, then checks the day: from that check to the request nothing yields,
+// so whatever arrives later is the ledger's to judge, and the day the request
+// carries is the one checked. Reading and recording take time, and on a fast
+// case clock (the demo policy) days: a day that is no longer an allowed cut
+// day sends the case to wait for the next one. It reports false when the case
+// must go round again (the approval went stale).
+func (c *invoiceCase) readyToRequest(ctx workflow.Context, approved bool) (time.Time, bool, error) {
+	for {
+		for {
+			if err := c.handleInterrupts(ctx); err != nil {
+				return time.Time{}, false, err
+			}
+			if !c.interrupted() {
+				break
+			}
+		}
+		if approved && c.holds != c.approvalHolds {
+			c.staleApproval(ctx, "el caso estuvo en espera tras la aprobación")
+			return time.Time{}, false, nil
+		}
+		at := c.now(ctx)
+		if !approved || c.cal.IsAllowedCutDay(at) {
+			return at, true, nil
+		}
+		fresh, err := c.waitForCutDay(ctx)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if !fresh {
+			c.staleApproval(ctx, "la aprobación era para otro día")
+			return time.Time{}, false, nil
+		}
 	}
 }
 
