@@ -1,6 +1,9 @@
 package workflows
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -30,4 +33,23 @@ func TestWorkflowID_ImpagoDashInvoiceNumber(t *testing.T) {
 			require.NotEqual(t, id, WorkflowID(InvoiceOf(id)))
 		})
 	}
+}
+
+// The local stack registers the search attributes from a list of its own
+// (.ci/stack runs before anything is built): it must be SearchAttributeTypes.
+func TestSearchAttributes_TheStackRegistersEachOne(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", ".ci", "stack"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(data), "\nSEARCH_ATTRIBUTES=(\n")
+	require.True(t, ok, ".ci/stack has no SEARCH_ATTRIBUTES list")
+	list, _, _ := strings.Cut(rest, "\n)")
+	var got []string
+	for _, line := range strings.Split(list, "\n") {
+		got = append(got, strings.TrimSpace(line))
+	}
+	var want []string
+	for _, a := range SearchAttributeTypes {
+		want = append(want, a.Name+"="+a.Type)
+	}
+	require.Equal(t, want, got)
 }
