@@ -54,11 +54,18 @@ func (c *invoiceCase) domestic(ctx workflow.Context) error {
 		}
 		next = c.now(ctx).AddDate(0, 0, c.in.Policy.NoticeSpacingDays)
 	}
-	if err := c.waitAfterDemand(ctx, c.now(ctx)); err != nil {
-		return err
-	}
-	if err := c.neverCutHold(ctx); err != nil {
-		return err
+	// A supply that may not be cut is held for a person first; once it may
+	// be, the wait and the proof are looked at again.
+	for sent := c.now(ctx); ; {
+		if err := c.waitAfterDemand(ctx, sent); err != nil {
+			return err
+		}
+		if !c.contract.NeverCut() {
+			break
+		}
+		if err := c.neverCutHold(ctx); err != nil {
+			return err
+		}
 	}
 	cutDate, err := c.plannedCutDay(ctx, c.in.Policy.PreCutEmailDays)
 	if err != nil {
@@ -83,6 +90,9 @@ func (c *invoiceCase) waitAfterDemand(ctx workflow.Context, sent time.Time) erro
 	for {
 		if err := c.lookupContract(ctx); err != nil {
 			return err
+		}
+		if c.contract.NeverCut() {
+			return nil // no proof is awaited for a cut that may not happen
 		}
 		if err := c.awaitProof(ctx); err != nil {
 			return err

@@ -86,6 +86,62 @@ var want = map[string]struct {
 	// were recorded before the deliver-notices change.
 	versions []string
 }{
+	// Recorded with cutSafety: the proof of the formal notice (cut_blocked until
+	// a clerk records it), the contract read before every notice, the ledger's
+	// check of the cut, the clerks' updates.
+	"domestic_cut_reconnect": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutBlocked, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
+		cut:      true,
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"business_paid_before_cut": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalPaid},
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"business_updates_hold_cut_reconnect": {
+		// hold, paid, release, approve-cut and paid came as updates.
+		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals:  []string{SignalProofRecorded},
+		cut:      true,
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"business_hold_partial_reconnect": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview, StageCut, StageReconnecting, StageReconnected},
+		signals:  []string{SignalHold, SignalPaid, SignalRelease, SignalProofRecorded, SignalApproveCut, SignalPaid},
+		cut:      true,
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"business_essential_after_approval_paid": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageOnHold, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"business_essential_hold_paid": {
+		stages:   []Stage{StageChecking, StageNotice3, StageOnHold, StagePaid},
+		signals:  []string{SignalPaid},
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"domestic_partial_payment_paid": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StagePaid},
+		signals:  []string{SignalPaid, SignalPaid},
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"domestic_protected_hold_paid": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageOnHold, StageNotice3, StageOnHold, StagePaid},
+		signals:  []string{SignalRelease, SignalPaid},
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"needs_contact_released_paid": {
+		stages:   []Stage{StageChecking, StageNeedsContact, StageNotice1, StagePaid},
+		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
+		versions: []string{cutSafety, deliverNotices},
+	},
+	"paid_before_first_notice": {
+		stages:   []Stage{StageChecking, StagePaid},
+		versions: []string{cutSafety},
+	},
 	"domestic_cut_reconnect_before_cut_safety": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
 		signals:  []string{SignalApproveCut, SignalPaid},
