@@ -76,6 +76,7 @@ type invoiceCase struct {
 	closing         bool
 	nextRealAt      time.Time // when the next timer fires, in real time
 	published       published
+	signals         workflow.Selector // the listener's, to see a signal taken but not yet applied
 }
 
 func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
@@ -161,7 +162,9 @@ func (c *invoiceCase) close(ctx workflow.Context) error {
 	}
 	c.closing = true
 	c.drainSignals(ctx)
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && c.recording == 0 }); err != nil {
+	if err := workflow.Await(ctx, func() bool {
+		return workflow.AllHandlersFinished(ctx) && c.recording == 0 && (c.signals == nil || !c.signals.HasPending())
+	}); err != nil {
 		return err
 	}
 	c.drainSignals(ctx)

@@ -453,3 +453,50 @@ func TestPaymentWhileClosing_StillRecorded(t *testing.T) {
 	require.Equal(t, []string{"TRF-50", "TRF-51"}, keys, "the late payment is in the ledger too")
 	require.Equal(t, testAmount+500, r.PaidCents)
 }
+
+// PROCESS "Actors": an approval whose case is paid before anything came of
+// it is still answered, and never keeps the case from closing.
+func TestApproveUpdate_AnsweredWhenAPaymentClosesTheCase(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract())
+	approve := &updateResult{}
+	h.at(madrid(2026, time.March, 18, 12, 0), func() {
+		h.env.UpdateWorkflow(UpdateApproveCut, "approve", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { approve.done, approve.rejected = true, err },
+			OnComplete: func(_ any, err error) { approve.done, approve.err = true, err },
+		}, ApproveCutSignal{By: "rocio"})
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-60"})
+	})
+	r := h.run(h.input())
+
+	require.Equal(t, StagePaid, r.Stage)
+	require.Empty(t, h.cuts())
+	require.True(t, approve.done, "the approval got an answer")
+	require.NoError(t, approve.rejected)
+	require.NoError(t, approve.err)
+}
+
+// PROCESS "Actors": a hold released while the ledger was recording it leaves
+// neither the case nor the ledger on hold.
+func TestHold_ReleasedWhileTheLedgerRecordsIt(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract())
+	first := true
+	h.holdResult = func(in activities.HoldInput) activities.HoldResult {
+		if in.On && first {
+			first = false
+			h.env.SignalWorkflow(SignalRelease, ReleaseSignal{By: "luis"})
+		}
+		return activities.HoldResult{Applied: true}
+	}
+	h.at(madrid(2026, time.March, 10, 12, 0), func() {
+		h.env.SignalWorkflow(SignalHold, HoldSignal{Reason: "revisar", By: "luis"})
+	})
+	h.reviewAndPay()
+	r := h.run(h.input())
+
+	require.Equal(t, StageReconnected, r.Stage)
+	holds := inputs[activities.HoldInput](h, "RecordHold")
+	require.NotEmpty(t, holds)
+	require.False(t, holds[len(holds)-1].On, "the ledger's hold was lifted")
+}

@@ -14,6 +14,7 @@ import (
 // listen applies signals to the case as they arrive; the main path reacts.
 func (c *invoiceCase) listen(ctx workflow.Context) {
 	sel := workflow.NewSelector(ctx)
+	c.signals = sel
 	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalPaid), func(ch workflow.ReceiveChannel, _ bool) {
 		var s PaidSignal
 		ch.Receive(ctx, &s)
@@ -318,7 +319,10 @@ func (c *invoiceCase) approveUpdate(ctx workflow.Context, s ApproveCutSignal) (A
 		return c.answer("approved", "approved"), nil
 	}
 	mine := c.approval
-	if err := workflow.Await(ctx, func() bool { return c.approval != mine || c.approvalAnswer != "" }); err != nil {
+	// A case that closes meanwhile (paid) answers too: an update never keeps it open.
+	if err := workflow.Await(ctx, func() bool {
+		return c.approval != mine || c.approvalAnswer != "" || c.closing || c.st.Stage.Closed()
+	}); err != nil {
 		return Answer{}, err
 	}
 	if c.approvalAnswer == "" {
@@ -341,7 +345,7 @@ func (c *invoiceCase) holdUpdate(ctx workflow.Context, s HoldSignal) (Answer, er
 			return Answer{}, temporal.NewApplicationError("hold refused by the ledger: "+c.lastEvent(), "Refused")
 		}
 	}
-	if err := workflow.Await(ctx, func() bool { return c.st.Stage == StageOnHold || c.hold != h || c.st.Stage.Closed() }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return c.st.Stage == StageOnHold || c.hold != h || c.st.Stage.Closed() || c.closing }); err != nil {
 		return Answer{}, err
 	}
 	return c.answer("on_hold", "on hold: "+h.Reason), nil

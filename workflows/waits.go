@@ -84,8 +84,10 @@ func (c *invoiceCase) handleInterrupts(ctx workflow.Context) error {
 				if err != nil {
 					return err
 				}
-				if !applied {
-					continue // refused by the ledger: c.hold is gone
+				if !applied || c.hold == nil {
+					// Refused by the ledger (the hold is gone), or released
+					// while the ledger took it: the loop lifts it there.
+					continue
 				}
 			}
 			c.holds++
