@@ -132,12 +132,22 @@ func (c *invoiceCase) minimumSupply(ctx workflow.Context, end time.Time) error {
 		}
 		if c.contract.PowerKW == 0 || c.contract.PowerKW > MinimumSupplyKW {
 			var res activities.LimitResult
-			if err := c.call(ctx, "limitación de potencia a 3,5 kW", a.RequestPowerLimit, activities.LimitInput{
+			err := c.call(ctx, "limitación de potencia a 3,5 kW", a.RequestPowerLimit, activities.LimitInput{
 				Case: c.ref(), KW: MinimumSupplyKW, At: c.now(ctx),
-			}, &res); err != nil {
+			}, &res)
+			if r, ok := cutRefusal(err); ok {
+				// The ledger checks a limitation as it checks a cut: paid meanwhile
+				// settles; anything else leaves the supply as it is, and says why.
+				if r.Reason == activities.RefusedNothingDue {
+					c.st.AmountDueCents = 0
+					return errSettled
+				}
+				c.event(ctx, fmt.Sprintf("limitación de potencia no solicitada: el registro la rechaza (%s): %s", r.Reason, r.Detail), "")
+			} else if err != nil {
 				return err
+			} else {
+				c.event(ctx, "limitación de potencia a 3,5 kW solicitada a la distribuidora", "")
 			}
-			c.event(ctx, "limitación de potencia a 3,5 kW solicitada a la distribuidora", "")
 		}
 	}
 	return c.waitUntil(ctx, end, "fin del suministro mínimo vital")
