@@ -185,19 +185,16 @@ func cupsFor(prefix string, i int) string {
 	return cups.Make(31, (h%1_000_000)*1_000_000+int64(i))
 }
 
-// casePolicy is the demo process sped up: by default a day lasts 0.3 s, so
-// a domestic case reaches the cut review in about 25 s and a Bono Social one,
-// after its 4 months of wait and 6 of Suministro Mínimo Vital, in about 100 s;
+// casePolicy is the demo process sped up: by default a day lasts 0.3 s, so a
+// domestic case reaches its cut review in about 25 s and a Bono Social one (4
+// months of wait, then 6 of Suministro Mínimo Vital) in about 100 s;
 // IMPAGOS_FAULTS_POLICY=demo runs the demo policy itself (a day lasts two
-// seconds). Not faster: a fault stops the cases' progress but not their clock
-// (a notice whose e-mail the outage holds is retried for up to 70 s), and a
-// cut whose day lies past the holiday data (internal/calendar/holidays) is
-// refused and waits for a person. At 0.3 s a day the worst of it, a Bono
-// Social case delayed by the e-mail outage, asks for its cut about 19 months
-// (case time) after its start; at a tenth of a second a day it went past the
-// data. The faster the clock, the more often a cut is refused because its day
-// ended (15 hours of case time from the action hour to midnight) between the
-// approval and the request, and goes back to review.
+// seconds). Not faster: a fault stops a case but not its clock (the e-mail
+// outage holds some cases for about two minutes, a year of case time here),
+// and a cut whose day lies past the holiday data (internal/calendar/holidays)
+// waits for a person; at a tenth of a second a day such a case would get
+// there. A faster clock also ends more cut days between the approval and the
+// request (the ledger refuses it, and the case goes back to review).
 func casePolicy() workflows.Policy {
 	p := workflows.DemoPolicy()
 	if os.Getenv("IMPAGOS_FAULTS_POLICY") != "demo" {
@@ -897,9 +894,7 @@ func (r *run) check(ctx context.Context) (*report, error) {
 		rep.dup(len(cuts), "cut requests for CUPS %s that no case of the run has: %s", cp, describeRequests(cuts))
 	}
 
-	// The proofs and the power limitations: the driver records one proof per
-	// case (the same file again is no new one), no supply is cut without it,
-	// and a Bono Social household has its power limited once, before its cut.
+	// The ledger's refusals of cut requests, for the log.
 	if rep.refusals, err = r.countByInvoice(ctx, `
 		SELECT detail->>'reason', count(*) FROM audit WHERE action = 'cut_refused' GROUP BY 1`); err != nil {
 		return nil, err
@@ -907,6 +902,10 @@ func (r *run) check(ctx context.Context) (*report, error) {
 	for _, c := range r.cases {
 		rep.extraApprovals += max(c.approvals-1, 0)
 	}
+
+	// The proofs and the power limitations: the driver records one proof per
+	// case (the same file again is no new one), no supply is cut without it,
+	// and a Bono Social household has its power limited once, before its cut.
 	proofs, err := r.countByInvoice(ctx, `SELECT invoice, count(*) FROM notice_proofs GROUP BY invoice`)
 	if err != nil {
 		return nil, err
