@@ -41,8 +41,9 @@ func fastPolicy() workflows.Policy {
 
 // startLifecycle starts figure 3: a domestic and a business case on the
 // lifecycle policy, run by a worker inside the bench on a task queue of their
-// own, and a driver that plays the cuts desk and the customer: it approves
-// each cut as soon as it is under review and pays as soon as it is cut. Its
+// own, and a driver that plays the clerks, the cuts desk and the customer: it
+// records the proof of the formal notice as soon as it is sent, approves each
+// cut as soon as it is under review and pays as soon as it is cut. Its
 // load (a few activities every few seconds) is too small to move the other
 // figures, which it overlaps.
 func (b *bench) startLifecycle(ctx context.Context) (*lifecycleRun, error) {
@@ -113,14 +114,15 @@ func (l *lifecycleRun) wait(ctx context.Context) error {
 	}
 }
 
-// drive plays the cuts desk and the customer for one case, reading its stage
-// from the ledger (no queries: they would be actions too), then counts its
-// history.
+// drive plays the clerks, the cuts desk and the customer for one case,
+// reading its stage from the ledger (no queries: they would be actions too),
+// then counts its history.
 func (l *lifecycleRun) drive(ctx context.Context, segment string, in workflows.Input) error {
 	c := l.b.c
 	id := workflows.WorkflowID(in.Invoice)
 	start := time.Now()
-	approved, paid := false, false
+	k := newClerk(c, l.db)
+	paid := false
 	err := poll(ctx, 8*time.Minute, 100*time.Millisecond, "lifecycle case "+in.Invoice, func() (bool, error) {
 		inv, err := l.db.Invoice(ctx, in.Invoice)
 		if errors.Is(err, store.ErrNotFound) {
@@ -132,15 +134,12 @@ func (l *lifecycleRun) drive(ctx context.Context, segment string, in workflows.I
 		switch {
 		case inv.Status == "paid":
 			return true, nil
-		case inv.Stage == string(workflows.StageCutReview) && !approved:
-			approved = true
-			return false, c.SignalWorkflow(ctx, id, "", workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "bench"})
 		case inv.Stage == string(workflows.StageCut) && !paid:
 			paid = true
 			return false, c.SignalWorkflow(ctx, id, "", workflows.SignalPaid,
 				workflows.PaidSignal{AmountCents: in.AmountCents, Reference: "TR-" + in.Invoice})
 		}
-		return false, nil
+		return false, k.act(ctx, in.Invoice, workflows.Stage(inv.Stage))
 	})
 	if err != nil {
 		return err
@@ -164,7 +163,8 @@ func (l *lifecycleRun) drive(ctx context.Context, segment string, in workflows.I
 		name, time.Since(start).Round(time.Second), cost.events, cost.actions(), cost)
 	l.b.res.add(figure{fig: "3", name: "events_" + name, value: float64(cost.events), unit: "events"})
 	l.b.res.add(figure{fig: "3", name: "actions_" + name, value: float64(cost.actions()), unit: "actions"})
-	l.b.res.note("figure 3, %s case on the %s policy: %s; timers: %s", name, in.Policy.Name, cost, strings.Join(cost.timers, ", "))
+	l.b.res.note("figure 3, %s case on the %s policy: %s; timers: %s; the proof of its formal notice recorded, the cut approved %d time(s)",
+		name, in.Policy.Name, cost, strings.Join(cost.timers, ", "), k.approvals[in.Invoice])
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/elega/impagos/activities"
@@ -106,36 +107,23 @@ func (b *bench) paidToReconnect(ctx context.Context, db *store.Store, queue stri
 	for i, in := range cut {
 		invoices[i] = in.Invoice
 	}
-	approved := map[string]bool{}
+	k := newClerk(b.c, db)
 	err := poll(ctx, 3*time.Minute, 200*time.Millisecond, "cut cases", func() (bool, error) {
 		rows, err := db.Pool().Query(ctx, `SELECT invoice, stage FROM invoices WHERE invoice = ANY($1)`, invoices)
 		if err != nil {
 			return false, err
 		}
-		defer rows.Close()
-		nCut := 0
-		var review []string
-		for rows.Next() {
-			var inv, stage string
-			if err := rows.Scan(&inv, &stage); err != nil {
-				return false, err
-			}
-			switch workflows.Stage(stage) {
-			case workflows.StageCutReview:
-				if !approved[inv] {
-					review = append(review, inv)
-				}
-			case workflows.StageCut:
-				nCut++
-			}
-		}
-		if err := rows.Err(); err != nil {
+		stages, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Invoice, Stage string }])
+		if err != nil {
 			return false, err
 		}
-		for _, inv := range review {
-			approved[inv] = true
-			if err := b.c.SignalWorkflow(ctx, workflows.WorkflowID(inv), "", workflows.SignalApproveCut,
-				workflows.ApproveCutSignal{By: "bench"}); err != nil {
+		nCut := 0
+		for _, r := range stages {
+			if workflows.Stage(r.Stage) == workflows.StageCut {
+				nCut++
+				continue
+			}
+			if err := k.act(ctx, r.Invoice, workflows.Stage(r.Stage)); err != nil {
 				return false, err
 			}
 		}
@@ -143,6 +131,9 @@ func (b *bench) paidToReconnect(ctx context.Context, db *store.Store, queue stri
 	})
 	if err != nil {
 		return err
+	}
+	if n := k.extraApprovals(); n > 0 {
+		b.res.note("figure 4: %d cuts approved again after the ledger refused the request (the day ended on the fast clock)", n)
 	}
 	// Cut in the ledger is not yet idle: wait until every case shows the cut
 	// stage to the UI, which it publishes as it starts waiting for payment.

@@ -113,7 +113,7 @@ func benchOne(t *testing.T, name, address, workerBin string, n, starters int, wi
 	all, contracts := planCases(t, "CB-"+token(3), mix{domesticCut: n / 2, businessCut: n - n/2})
 	storeContracts(t, ctx, db, contracts)
 
-	d := newDriver(c, queue, all)
+	d := newDriver(c, db, queue, all)
 	driveCtx, stopDriving := context.WithCancel(ctx)
 	defer stopDriving()
 	driven := make(chan struct{})

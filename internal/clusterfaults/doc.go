@@ -4,12 +4,12 @@
 // breaks the cluster under it.
 //
 // TestFaultClusterHistoryKill starts 200 cases on a fast policy and drives
-// each to its end as the clerks and the cuts desk would (approving cuts,
-// reporting payments), while one history service and one impagos worker are
-// killed with SIGKILL and brought back a few seconds later. It then checks
-// that every case reached its end state, that no notice was written twice
-// and that each supply point cut got exactly one cut and one reconnection
-// request, and prints
+// each to its end as the clerks and the cuts desk would (recording the proof
+// of each formal notice, approving cuts, reporting payments), while one
+// history service and one impagos worker are killed with SIGKILL and brought
+// back a few seconds later. It then checks that every case reached its end
+// state, that no notice or proof was written twice and that each supply point
+// cut got exactly one cut and one reconnection request, and prints
 //
 //	FAULT cluster-history-kill cases=<n> lost=<n> duplicates=<n>
 //

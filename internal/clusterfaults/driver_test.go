@@ -45,6 +45,8 @@ type invoiceCase struct {
 
 	// Guarded by driver.mu.
 	seenCut    bool
+	proven     bool      // the proof of its formal notice is recorded and the case told
+	provedAt   time.Time // last try to record it
 	approvedAt time.Time // last approve-cut sent
 	paidAt     time.Time // last paid sent
 	startedAt  time.Time // as the server recorded it
@@ -183,7 +185,11 @@ func startOne(ctx context.Context, c client.Client, queue string, k *invoiceCase
 
 // driver plays the clerks and the cuts desk for the cases of a run: it reads
 // the cases' stages the way the supervisor does, with the Stage filter of
-// the Web UI, and sends approve-cut and paid when a case calls for it.
+// the Web UI, and sends approve-cut and paid when a case calls for it. Once
+// a case has sent its formal notice (notice_3 for a domestic case, the cut
+// letter of cut_scheduled for a business one), or waits for its proof in
+// cut_blocked, it records the proof of delivery in the ledger and tells the
+// case, as a clerk does with starter proof: without it no cut is requested.
 // Visibility trails the cases by a moment, so a signal may reach a case a
 // step later than it was meant for; the workflow ignores an approval out of
 // place and counts a payment with the same reference once, so a driver that
@@ -191,6 +197,7 @@ func startOne(ctx context.Context, c client.Client, queue string, k *invoiceCase
 // clicking twice is.
 type driver struct {
 	c      client.Client
+	db     cases.ProofLedger
 	queue  string
 	resend time.Duration
 
@@ -202,8 +209,8 @@ type driver struct {
 	done   chan struct{}
 }
 
-func newDriver(c client.Client, queue string, all []*invoiceCase) *driver {
-	d := &driver{c: c, queue: queue, resend: 20 * time.Second, cases: map[string]*invoiceCase{},
+func newDriver(c client.Client, db cases.ProofLedger, queue string, all []*invoiceCase) *driver {
+	d := &driver{c: c, db: db, queue: queue, resend: 20 * time.Second, cases: map[string]*invoiceCase{},
 		open: len(all), jobs: make(chan func(context.Context) error, 1024), done: make(chan struct{})}
 	for _, k := range all {
 		d.cases[k.id()] = k
@@ -242,7 +249,7 @@ func (d *driver) run(ctx context.Context) error {
 		// A visibility query that fails while a service is down is just
 		// tried again at the next tick.
 		running, err := d.list(ctx, fmt.Sprintf(
-			`WorkflowType = %q AND TaskQueue = %q AND ExecutionStatus = "Running" AND Stage IN ("cut_scheduled", "cut_review", "cut")`,
+			`WorkflowType = %q AND TaskQueue = %q AND ExecutionStatus = "Running" AND Stage IN ("notice_3", "cut_scheduled", "cut_blocked", "cut_review", "cut")`,
 			workflows.WorkflowType, d.queue))
 		if err == nil {
 			d.act(running)
@@ -321,6 +328,10 @@ func (d *driver) act(rows []row) {
 			if due(k.paidAt) {
 				d.pay(k, now)
 			}
+		case !k.proven && (r.stage == workflows.StageNotice3 || r.stage == workflows.StageCutScheduled || r.stage == workflows.StageCutBlocked):
+			if due(k.provedAt) {
+				d.prove(k, now)
+			}
 		case k.path != paidEarly && r.stage == workflows.StageCutReview:
 			if due(k.approvedAt) {
 				d.approve(k, now)
@@ -342,6 +353,32 @@ func (d *driver) approve(k *invoiceCase, now time.Time) {
 
 func (d *driver) pay(k *invoiceCase, now time.Time) {
 	d.send(k, &k.paidAt, now, workflows.SignalPaid, workflows.PaidSignal{AmountCents: k.in.AmountCents, Reference: "TR-" + k.in.Invoice})
+}
+
+// prove queues the recording of the proof of the case's formal notice; one
+// that failed, or found no formal notice in the outbox yet, is tried again at
+// a later tick. Called with d.mu held.
+func (d *driver) prove(k *invoiceCase, now time.Time) {
+	job := func(ctx context.Context) error {
+		_, err := cases.ProveFormalNotice(ctx, d.c, d.db, k.in.Invoice, "mesa de cortes")
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		switch {
+		case err == nil:
+			k.proven = true
+		case errors.Is(err, cases.ErrNoFormalNotice):
+			k.provedAt = time.Time{}
+			return nil
+		default:
+			k.provedAt = time.Time{}
+		}
+		return err
+	}
+	select {
+	case d.jobs <- job:
+		k.provedAt = now
+	default: // the senders are busy: the next tick asks again
+	}
 }
 
 func (d *driver) send(k *invoiceCase, at *time.Time, now time.Time, name string, arg any) {

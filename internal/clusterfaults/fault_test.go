@@ -36,7 +36,7 @@ func TestFaultClusterHistoryKill(t *testing.T) {
 	all, contracts := planCases(t, "CF-"+token(3), faultMix)
 	storeContracts(t, ctx, db, contracts)
 
-	d := newDriver(c, queue, all)
+	d := newDriver(c, db, queue, all)
 	driveCtx, stopDriving := context.WithCancel(ctx)
 	defer stopDriving()
 	driven := make(chan error, 1)
@@ -121,9 +121,10 @@ func breakCluster(ctx context.Context, t *testing.T, d *driver, started *atomic.
 
 // check compares what every case did with what it should have done. lost
 // counts cases not in their end state and supply points missing a request;
-// duplicates counts outbox rows beyond one per invoice, kind and channel and
-// distributor requests beyond one cut and one reconnection per supply point
-// cut (and any for a supply point never to be cut).
+// duplicates counts outbox rows beyond one per invoice, kind and channel,
+// proofs of a formal notice beyond one per invoice (the driver records the
+// same one), and distributor requests beyond one cut and one reconnection per
+// supply point cut (and any for a supply point never to be cut).
 func check(t *testing.T, ctx context.Context, db *store.Store, all []*invoiceCase, res map[string]workflows.Result) (lost, duplicates int) {
 	t.Helper()
 	var invoices, supplies []string
@@ -167,6 +168,17 @@ func check(t *testing.T, ctx context.Context, db *store.Store, all []*invoiceCas
 	}
 	if extra > 0 {
 		t.Errorf("%d outbox rows repeat a notice of the same invoice, kind and channel", extra)
+	}
+	duplicates += extra
+
+	if err := db.Pool().QueryRow(ctx, `
+		SELECT coalesce(sum(n - 1), 0) FROM (
+			SELECT count(*) AS n FROM notice_proofs WHERE invoice = ANY($1) GROUP BY invoice
+		) per_invoice`, invoices).Scan(&extra); err != nil {
+		t.Fatal(err)
+	}
+	if extra > 0 {
+		t.Errorf("%d proofs of a formal notice beyond one per invoice", extra)
 	}
 	duplicates += extra
 

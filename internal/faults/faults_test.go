@@ -18,8 +18,11 @@ import (
 //	FAULT <name> cases=<n> lost=<n> duplicates=<n>
 //
 // lost counts the cases that did not end in their stage, or that miss a
-// notice, an e-mail, a payment, a cut or a reconnection; duplicates counts the
-// extra outbox rows, e-mails and distributor requests.
+// notice, an e-mail, a payment, a cut, a reconnection or a Bono Social
+// household's power limitation; duplicates counts the extra outbox rows,
+// e-mails, distributor requests, power limitations and proofs of a formal
+// notice. The driver records the proof of each case's formal notice, as a
+// clerk would, once the outbox holds it.
 
 func TestFaultWorkerKilled(t *testing.T) {
 	kill := func(ctx context.Context, s *stack) error {
@@ -144,6 +147,7 @@ func runFault(t *testing.T, name, prefix string, hits []hit) {
 		posted, queued, failedPosts, lastPostErr)
 	t.Logf("e-mails whose sending was cut short: %d confirmed by their event, %d sent again (the provider never got them; %d requests dropped on the way)",
 		rep.settled, rep.resent, s.mail.droppedCount())
+	t.Logf("cut requests the ledger refused: %v; approvals given again after a refusal: %d", rep.refusals, rep.extraApprovals)
 	if n := s.mail.droppedCount(); n > rep.resent {
 		t.Errorf("%d e-mail requests never reached the provider but only %d were sent again", n, rep.resent)
 	}

@@ -66,10 +66,18 @@ type fcase struct {
 	closeStatus   enumspb.WorkflowExecutionStatus
 	result        workflows.Stage
 
+	// reviews counts the times the case went before the cuts desk, as its
+	// audit trail tells: an approval the ledger's refusal made stale sends
+	// the case back to review, where it needs a new one.
+	reviews int
+
 	// Done by the driver.
-	approved, halfPaid, paid bool
-	busy                     bool // a signal is on its way
-	describing               bool // Temporal is being asked whether it closed
+	approvals      int // approvals the case took
+	halfPaid, paid bool
+	proven         bool      // the proof of its formal notice is recorded and the case told
+	proofTried     time.Time // when the driver last tried to record it
+	busy           bool      // a signal is on its way
+	describing     bool      // Temporal is being asked whether it closed
 }
 
 // wantStage is the stage the case must end in.
@@ -177,15 +185,21 @@ func cupsFor(prefix string, i int) string {
 	return cups.Make(31, (h%1_000_000)*1_000_000+int64(i))
 }
 
-// casePolicy is the demo process sped up: by default a day lasts a tenth of a
-// second (the integration tests' scale), so a domestic case reaches the cut
-// review in about ten seconds; IMPAGOS_FAULTS_POLICY=demo runs the demo
-// policy itself (a day lasts two seconds).
+// casePolicy is the demo process sped up: by default a day lasts 0.3 s, so a
+// domestic case reaches its cut review in about 25 s and a Bono Social one (4
+// months of wait, then 6 of Suministro Mínimo Vital) in about 100 s;
+// IMPAGOS_FAULTS_POLICY=demo runs the demo policy itself (a day lasts two
+// seconds). Not faster: a fault stops a case but not its clock (the e-mail
+// outage holds some cases for about two minutes, a year of case time here),
+// and a cut whose day lies past the holiday data (internal/calendar/holidays)
+// waits for a person; at a tenth of a second a day such a case would get
+// there. A faster clock also ends more cut days between the approval and the
+// request (the ledger refuses it, and the case goes back to review).
 func casePolicy() workflows.Policy {
 	p := workflows.DemoPolicy()
 	if os.Getenv("IMPAGOS_FAULTS_POLICY") != "demo" {
 		p.Name = "faults"
-		p.Scale = 864000
+		p.Scale = 288000
 	}
 	return p
 }
@@ -267,12 +281,18 @@ func halfRemainingCut(p, prev progress) bool {
 	return p.cuts > prev.cuts && 2*p.cuts >= prev.cuts+p.cutsWanted
 }
 
+// stageOrder ranks the stages a case goes through. A case waits in
+// cut_blocked for the proof of its formal notice before its cut review (a
+// domestic one as soon as its regulatory wait ends, a business one on its cut
+// date), or after the ledger refused its cut request; a Bono Social household
+// stays in minimum_supply for 6 months before its cut is scheduled.
 var stageOrder = map[string]int{
 	"": 0, string(workflows.StageChecking): 1, string(workflows.StageNeedsContact): 2,
 	string(workflows.StageNotice1): 3, string(workflows.StageNotice2): 4, string(workflows.StageNotice3): 5,
-	string(workflows.StageCutScheduled): 6, string(workflows.StageCutReview): 7, string(workflows.StageOnHold): 7,
-	string(workflows.StageCut): 8, string(workflows.StageReconnecting): 9,
-	string(workflows.StagePaid): 10, string(workflows.StageReconnected): 10,
+	string(workflows.StageMinimumSupply): 6, string(workflows.StageCutScheduled): 7,
+	string(workflows.StageCutBlocked): 8, string(workflows.StageCutReview): 8, string(workflows.StageOnHold): 8,
+	string(workflows.StageCut): 9, string(workflows.StageReconnecting): 10,
+	string(workflows.StagePaid): 11, string(workflows.StageReconnected): 11,
 }
 
 // ---------------------------------------------------------------- the run
@@ -462,11 +482,18 @@ func (r *run) refresh(ctx context.Context) (progress, error) {
 	if err := r.s.db.Pool().QueryRow(ctx, `SELECT count(*) FROM distributor_requests WHERE kind = 'cut'`).Scan(&p.cuts); err != nil {
 		return p, err
 	}
+	// Read after the stages: a review the stage shows is counted.
+	reviews, err := r.countByInvoice(ctx, `
+		SELECT invoice, count(*) FROM audit WHERE action = 'stage' AND detail->>'stage' = $1 GROUP BY invoice`,
+		string(workflows.StageCutReview))
+	if err != nil {
+		return p, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, x := range got {
 		if c := r.byInv[x.invoice]; c != nil {
-			c.stage, c.status = x.stage, x.status
+			c.stage, c.status, c.reviews = x.stage, x.status, reviews[x.invoice]
 		}
 	}
 	cut := map[string]bool{}
@@ -490,11 +517,28 @@ func (r *run) refresh(ctx context.Context) (progress, error) {
 
 // next returns the signal the case needs now, if any. Called with r.mu held.
 func (r *run) next(c *fcase) func(ctx context.Context) error {
+	if act := r.planned(c); act != nil || c.paid {
+		return act
+	}
+	return r.prove(c)
+}
+
+// planned returns the signal the case's plan calls for now, if any. Called
+// with r.mu held.
+func (r *run) planned(c *fcase) func(ctx context.Context) error {
 	stage := workflows.Stage(c.stage)
+	// One approval per review: the case is before the cuts desk for a
+	// review it has not had one for.
+	underReview := stage == workflows.StageCutReview && c.approvals < c.reviews
 	approve := func(ctx context.Context) error {
 		err := cases.Signal(ctx, r.s.client, c.invoice, workflows.SignalApproveCut,
 			workflows.ApproveCutSignal{By: "mesa de cortes", Note: "fault suite"})
-		r.done(err, func() { c.approved = true })
+		r.done(err, func() {
+			c.approvals++
+			if c.approvals > 1 {
+				r.logf("%s: approval %d (review %d)", c.invoice, c.approvals, c.reviews)
+			}
+		})
 		return err
 	}
 	pay := func(ref string, cents int64, then func()) func(ctx context.Context) error {
@@ -511,7 +555,7 @@ func (r *run) next(c *fcase) func(ctx context.Context) error {
 	}
 	switch c.plan {
 	case planCut:
-		if stage == workflows.StageCutReview && !c.approved {
+		if underReview {
 			return approve
 		}
 		if stage == workflows.StageCut {
@@ -534,21 +578,21 @@ func (r *run) next(c *fcase) func(ctx context.Context) error {
 		if !c.halfPaid && stageOrder[c.stage] >= stageOrder[string(workflows.StageNotice1)] {
 			return pay("TR-"+c.invoice+"-1", half, func() { c.halfPaid = true })
 		}
-		if stage == workflows.StageCutReview && !c.approved {
+		if underReview {
 			return approve
 		}
 		if c.halfPaid && stage == workflows.StageCut {
 			return pay("TR-"+c.invoice+"-2", c.amount-half, func() { c.paid = true })
 		}
 	case planPairFirst:
-		if stage == workflows.StageCutReview && !c.approved {
+		if underReview {
 			return approve
 		}
 		if stage == workflows.StageCut && c.partner.stage == string(workflows.StageCut) {
 			return payAll
 		}
 	case planPairSecond:
-		if stage == workflows.StageCutReview && !c.approved {
+		if underReview {
 			return approve
 		}
 		if stage == workflows.StageCut && c.partner.status == "paid" {
@@ -560,6 +604,27 @@ func (r *run) next(c *fcase) func(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// prove returns, for a case that sent its formal notice (a domestic
+// requerimiento, a business cut letter), the clerk's recording of its proof
+// of delivery and the proof-recorded signal, once: without it the case waits
+// in cut_blocked and the ledger refuses its cut. It is tried at most once a
+// second until the outbox holds the notice. Called with r.mu held.
+func (r *run) prove(c *fcase) func(ctx context.Context) error {
+	if c.proven || c.status != "open" || stageOrder[c.stage] < stageOrder[string(workflows.StageNotice3)] ||
+		time.Since(c.proofTried) < time.Second {
+		return nil
+	}
+	c.proofTried = time.Now()
+	return func(ctx context.Context) error {
+		_, err := cases.ProveFormalNotice(ctx, r.s.client, r.s.db, c.invoice, "fault suite")
+		if errors.Is(err, cases.ErrNoFormalNotice) {
+			return nil // not in the outbox yet
+		}
+		r.done(err, func() { c.proven = true })
+		return err
+	}
 }
 
 // done records a signal's effect once it was accepted.
@@ -649,6 +714,11 @@ type report struct {
 	// the provider's event confirmed; resent, those sent again because the
 	// provider never got them.
 	settled, resent int
+	// refusals counts the cut requests the ledger refused, by reason; each
+	// sent its case back to review for a new approval (approvals beyond one
+	// per case: extraApprovals).
+	refusals       map[string]int
+	extraApprovals int
 }
 
 func (rep *report) lose(invoice, why string) {
@@ -823,8 +893,69 @@ func (r *run) check(ctx context.Context) (*report, error) {
 	for cp, cuts := range cutsByCups {
 		rep.dup(len(cuts), "cut requests for CUPS %s that no case of the run has: %s", cp, describeRequests(cuts))
 	}
+
+	// The ledger's refusals of cut requests, for the log.
+	if rep.refusals, err = r.countByInvoice(ctx, `
+		SELECT detail->>'reason', count(*) FROM audit WHERE action = 'cut_refused' GROUP BY 1`); err != nil {
+		return nil, err
+	}
+	for _, c := range r.cases {
+		rep.extraApprovals += max(c.approvals-1, 0)
+	}
+
+	// The proofs and the power limitations: the driver records one proof per
+	// case (the same file again is no new one), no supply is cut without it,
+	// and a Bono Social household has its power limited once, before its cut.
+	proofs, err := r.countByInvoice(ctx, `SELECT invoice, count(*) FROM notice_proofs GROUP BY invoice`)
+	if err != nil {
+		return nil, err
+	}
+	limits, err := r.countByInvoice(ctx, `SELECT invoice, count(*) FROM power_limits GROUP BY invoice`)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range reqs {
+		if q.Kind == "cut" && proofs[q.Invoice] == 0 {
+			rep.problems = append(rep.problems, fmt.Sprintf("%s: CUPS %s cut (request #%d) with no proof of the formal notice in the ledger",
+				q.Invoice, q.Cups, q.ID))
+		}
+	}
+	for _, c := range r.cases {
+		if n := proofs[c.invoice]; n > 1 {
+			rep.dup(n-1, "%s: %d proofs of the formal notice recorded", c.invoice, n)
+		}
+		want := 0
+		if c.bono && c.cutsSupply() {
+			want = 1
+		}
+		switch n := limits[c.invoice]; {
+		case n > want:
+			rep.dup(n-want, "%s (%s): %d power limitations requested, want %d", c.invoice, c.plan, n, want)
+		case n < want:
+			rep.lose(c.invoice, "Bono Social household without its power limited to the Suministro Mínimo Vital before the cut")
+		}
+	}
 	sort.Strings(rep.problems)
 	return rep, nil
+}
+
+// countByInvoice runs a query of (invoice, count) rows.
+func (r *run) countByInvoice(ctx context.Context, query string, args ...any) (map[string]int, error) {
+	rows, err := r.s.db.Pool().Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var inv string
+		var n int
+		if err := rows.Scan(&inv, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[inv] = n
+	}
+	return out, rows.Err()
 }
 
 // checkOutbox checks one case's outbox rows and their e-mails.

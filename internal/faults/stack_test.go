@@ -94,12 +94,19 @@ func pgBinDir() string {
 	return "/usr/lib/postgresql/15/bin"
 }
 
-// baseDir holds the data and logs of every fault test.
+// baseDir holds the data and logs of every fault test. A relative
+// IMPAGOS_FAULTS_DIR is taken from the repository's root, as .ci/faults
+// takes it: the tests run in internal/faults, the Temporal server in the
+// root.
 func baseDir() string {
-	if d := os.Getenv("IMPAGOS_FAULTS_DIR"); d != "" {
-		return d
+	d := os.Getenv("IMPAGOS_FAULTS_DIR")
+	switch {
+	case d == "":
+		return filepath.Join(repoRoot(), ".data", "faults")
+	case !filepath.IsAbs(d):
+		return filepath.Join(repoRoot(), d)
 	}
-	return filepath.Join(repoRoot(), ".data", "faults")
+	return d
 }
 
 func freePort(t *testing.T) int {
