@@ -46,8 +46,8 @@ import (
 //	   the formal notice, on an allowed cut day, after the domestic wait;
 //	I2 every payment a case accepted is in the ledger exactly once, both
 //	   invoices of a transfer too;
-//	I3 every case is closed, or waits in a named stage with a next action, or
-//	   carries NeedsAttention;
+//	I3 every case is closed (and its run ended), or waits in a named stage
+//	   with a next action, or carries NeedsAttention;
 //	I4 a supply point is cut once at a time, reconnected once per cut, and
 //	   only when every invoice of it is paid.
 //
@@ -113,7 +113,7 @@ const (
 	// tenth of a second, so a domestic case reaches its cut in about ten.
 	stackBudget = 25 * time.Second
 	// stackParallel scenarios play at a time.
-	stackParallel = 6
+	stackParallel = 8
 	// stackTick is how often a scenario looks at its cases.
 	stackTick = 150 * time.Millisecond
 	// stackGrace bounds each wait at the end of a scenario (a payment the
@@ -912,9 +912,13 @@ func (s *stackScenario) awaitPayments() {
 		}
 		if time.Now().After(deadline) {
 			for _, p := range missing {
-				st, _ := cases.State(s.env.ctx, s.env.c, p.invoice)
-				s.fail("I2: payment %s (%d cents) accepted by the case of %s is not in the ledger after %s; case %s",
-					p.key, p.cents, p.invoice, stackGrace, describe(st))
+				st, err := cases.State(s.env.ctx, s.env.c, p.invoice)
+				where := describe(st)
+				if err != nil {
+					where = err.Error()
+				}
+				s.fail("I2: payment %s (%d cents) accepted by the case of %s is not in the ledger after %s; case: %s",
+					p.key, p.cents, p.invoice, stackGrace, where)
 			}
 			return
 		}
@@ -945,10 +949,13 @@ func (s *stackScenario) awaitRest() {
 			}
 			if time.Now().After(deadline) {
 				what := "shows no next action and no attention flag"
-				if inv.last.Stage.Closed() {
+				switch {
+				case err != nil:
+					what = fmt.Sprintf("does not answer (%v)", err)
+				case inv.last.Stage.Closed():
 					what = "shows a closed stage but its run has not ended"
 				}
-				s.fail("I3: the case of %s %s after %s: %s (last error %v)", inv.number, what, stackGrace, describe(inv.last), err)
+				s.fail("I3: the case of %s %s after %s; last state read: %s", inv.number, what, stackGrace, describe(inv.last))
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
