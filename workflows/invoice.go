@@ -161,14 +161,29 @@ func (c *invoiceCase) close(ctx workflow.Context) error {
 		return c.flushPayments(ctx)
 	}
 	c.closing = true
+	if err := c.letListenerRun(ctx); err != nil {
+		return err
+	}
 	c.drainSignals(ctx)
 	if err := workflow.Await(ctx, func() bool {
 		return workflow.AllHandlersFinished(ctx) && c.recording == 0 && (c.signals == nil || !c.signals.HasPending())
 	}); err != nil {
 		return err
 	}
+	if err := c.letListenerRun(ctx); err != nil {
+		return err
+	}
 	c.drainSignals(ctx)
 	return c.flushPayments(ctx)
+}
+
+// letListenerRun lets the signal listener apply a signal it already took in
+// this workflow task (one that came with the last activity's result): a
+// goroutine started now runs only after it.
+func (c *invoiceCase) letListenerRun(ctx workflow.Context) error {
+	ran := false
+	workflow.Go(ctx, func(workflow.Context) { ran = true })
+	return workflow.Await(ctx, func() bool { return ran })
 }
 
 // cancelled closes the invoice as cancelled in the ledger when a person
