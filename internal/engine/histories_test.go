@@ -82,8 +82,7 @@ func TestHoldPartialPaymentReleaseCutAndReconnect(t *testing.T) {
 	if st.AmountDueCents != 50000 {
 		t.Fatalf("amount due after a partial payment: %d", st.AmountDueCents)
 	}
-	s.signal(invoice, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
-	s.waitStage(invoice, workflows.StageCut)
+	s.approveUntilCut(invoice)
 	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 50000, Reference: "TR-2-" + invoice})
 	if r := s.result(invoice); r.Stage != workflows.StageReconnected || r.PaidCents != 90000 {
 		t.Fatalf("result %+v", r)

@@ -121,8 +121,7 @@ func TestSecretsStayOutOfLogsAndTemporal(t *testing.T) {
 	if st := s.review(invoice); st.Customer != customer {
 		t.Fatalf("state query answered customer %q", st.Customer)
 	}
-	s.signal(invoice, workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa de cortes"})
-	s.waitStage(invoice, workflows.StageCut)
+	s.approveUntilCut(invoice)
 	s.signal(invoice, workflows.SignalPaid, workflows.PaidSignal{AmountCents: 4321, Reference: "TR-" + invoice})
 	if r := s.result(invoice); r.Stage != workflows.StageReconnected {
 		t.Fatalf("result %+v", r)
