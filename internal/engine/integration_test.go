@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"math/big"
@@ -467,15 +466,12 @@ func (s *stack) review(invoice string) workflows.State {
 }
 
 // prove records the proof that the invoice's formal notice reached the
-// customer, dated by the ledger, and tells the case, as starter proof does.
+// customer and tells the case, as the fault suites' and the bench's clerks do.
 func (s *stack) prove(invoice string) {
 	s.t.Helper()
-	sum := sha256.Sum256([]byte("acuse de recibo de " + invoice))
-	if _, err := s.db.RecordProof(s.ctx, store.Proof{Invoice: invoice, Kind: activities.ProofAcknowledge,
-		FileName: "acuse-" + invoice + ".pdf", FileSHA256: hex.EncodeToString(sum[:]), RecordedBy: "mesa de cortes"}); err != nil {
+	if _, err := cases.ProveFormalNotice(s.ctx, s.c, s.db, invoice, "mesa de cortes"); err != nil {
 		s.t.Fatalf("proof of %s: %v", invoice, err)
 	}
-	s.signal(invoice, workflows.SignalProofRecorded, workflows.ProofRecordedSignal{By: "mesa de cortes"})
 }
 
 // PROCESS "Actors": the clerks' actions are updates that get the case's real

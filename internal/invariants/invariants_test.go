@@ -29,29 +29,29 @@ import (
 	"github.com/elega/impagos/workflows"
 )
 
-// scenarios is how many single-case scenarios TestInvariants plays: 500 in
-// make test, IMPAGOS_INVARIANT_SCENARIOS=20000 in make test-long.
-func scenarios(t *testing.T) int {
-	if v := os.Getenv("IMPAGOS_INVARIANT_SCENARIOS"); v != "" {
+// scenarios is how many scenarios a test plays: the variable env if set,
+// else def (a tenth of it with -short).
+func scenarios(t *testing.T, env string, def int) int {
+	if v := os.Getenv(env); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			t.Fatalf("IMPAGOS_INVARIANT_SCENARIOS=%q is not a positive number", v)
+			t.Fatalf("%s=%q is not a positive number", env, v)
 		}
 		return n
 	}
 	if testing.Short() {
-		return 50
+		return max(def/10, 1)
 	}
-	return 500
+	return def
 }
 
-// firstSeed is the seed of the first scenario: IMPAGOS_INVARIANT_SEED to
+// firstSeed is the seed of a test's first scenario: the variable env to
 // replay a failure, else a new one each run (printed).
-func firstSeed(t *testing.T) uint64 {
-	if v := os.Getenv("IMPAGOS_INVARIANT_SEED"); v != "" {
+func firstSeed(t *testing.T, env string) uint64 {
+	if v := os.Getenv(env); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			t.Fatalf("IMPAGOS_INVARIANT_SEED=%q is not a number", v)
+			t.Fatalf("%s=%q is not a number", env, v)
 		}
 		return n
 	}
@@ -93,7 +93,8 @@ func openLedger(t *testing.T) *store.Store {
 // IMPAGOS_INVARIANT_SCENARIOS=1 plays it again.
 func TestInvariants(t *testing.T) {
 	db := openLedger(t)
-	n, seed := scenarios(t), firstSeed(t)
+	// 500 in make test, IMPAGOS_INVARIANT_SCENARIOS=20000 in make test-long.
+	n, seed := scenarios(t, "IMPAGOS_INVARIANT_SCENARIOS", 500), firstSeed(t, "IMPAGOS_INVARIANT_SEED")
 	t.Logf("%d scenarios from seed %d (IMPAGOS_INVARIANT_SEED=%d to replay)", n, seed, seed)
 	stats := map[string]int{}
 	for i := range n {

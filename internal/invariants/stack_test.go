@@ -12,7 +12,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -58,7 +57,7 @@ import (
 // interleaving differs from run to run).
 func TestInvariantsOnTheStack(t *testing.T) {
 	env := newStackEnv(t)
-	n, seed := stackScenarios(t), stackSeed(t)
+	n, seed := scenarios(t, "IMPAGOS_STACK_SCENARIOS", 50), firstSeed(t, "IMPAGOS_STACK_SEED")
 	t.Logf("%d scenarios on the stack from seed %d (IMPAGOS_STACK_SEED=%d to replay), %d at a time",
 		n, seed, seed, stackParallel)
 
@@ -121,32 +120,6 @@ const (
 	// only a case that is stuck uses it up.
 	stackGrace = 30 * time.Second
 )
-
-// stackScenarios is how many scenarios TestInvariantsOnTheStack plays:
-// IMPAGOS_STACK_SCENARIOS, else 50.
-func stackScenarios(t *testing.T) int {
-	if v := os.Getenv("IMPAGOS_STACK_SCENARIOS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("IMPAGOS_STACK_SCENARIOS=%q is not a positive number", v)
-		}
-		return n
-	}
-	return 50
-}
-
-// stackSeed is the seed of the first scenario: IMPAGOS_STACK_SEED to replay
-// a failure, else a new one each run (printed).
-func stackSeed(t *testing.T) uint64 {
-	if v := os.Getenv("IMPAGOS_STACK_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("IMPAGOS_STACK_SEED=%q is not a number", v)
-		}
-		return n
-	}
-	return uint64(time.Now().UnixNano() % 1_000_000_000)
-}
 
 // stackPolicy is the default process with a day lasting a tenth of a second,
 // so the ledger judges the day of a cut by the case's clock (CutRules.CaseClock).
