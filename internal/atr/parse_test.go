@@ -20,7 +20,6 @@ func edit(t *testing.T, name, old, new string) []byte {
 
 func TestParse_RefusesNamingTheElement(t *testing.T) {
 	const cut = "b1_01_cut_request.xml"
-	const rej = "b1_02_rejected.xml"
 	const head = "MensajeBajaSuspension/Cabecera/"
 	const datos = "MensajeBajaSuspension/BajaSuspension/DatosSolicitud/"
 	deep := `<MensajeAnulacionSolicitud xmlns="http://localhost/elegibilidad">` + strings.Repeat("<Cabecera>", MaxDepth) + strings.Repeat("</Cabecera>", MaxDepth) + `</MensajeAnulacionSolicitud>`
