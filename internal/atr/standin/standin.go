@@ -47,9 +47,11 @@ type Options struct {
 	Inbox  string // the retailer's inbox, where answers are written
 	State  string // the stand-in's own state file; default Outbox/.standin.json
 
-	Poll          time.Duration // how often Run looks at the outbox; default 1s
-	AcceptAfter   time.Duration // from seeing a 01 or 03 to writing its 02 or 04
-	ActivateAfter time.Duration // from writing a 02 acceptance to writing the 05
+	Poll time.Duration // how often Run looks at the outbox; default 1s
+	// AcceptAfter runs from seeing a 01 or 03 to writing its 02 or 04, and
+	// ActivateAfter from writing a 02 acceptance to writing the 05; zero
+	// answers in the same poll. OptionsFromEnv's defaults are 5s and 15s.
+	AcceptAfter, ActivateAfter time.Duration
 
 	Reject map[string]string // CUPS → rejection code of table 27
 	Silent map[string]bool   // CUPS never answered
