@@ -21,11 +21,19 @@ func (a *Activities) SendCutsDigest(ctx context.Context, in DigestInput) (Digest
 		return DigestResult{}, err
 	}
 	orphans, failed := a.orphans(ctx)
+	alerts, err := a.Store.DistributorAlerts(ctx)
+	if err != nil {
+		return DigestResult{}, err
+	}
 	day := in.Day.In(calendar.Madrid).Format(time.DateOnly)
 	subject, body := DigestText(in.Day, cuts)
 	body += OrphansText(orphans, failed)
+	body += DistributorAlertsText(alerts)
 	if len(orphans) > 0 {
 		subject += fmt.Sprintf(" · %d factura(s) abierta(s) sin caso en marcha", len(orphans))
+	}
+	if len(alerts) > 0 {
+		subject += fmt.Sprintf(" · %d aviso(s) de la distribuidora", len(alerts))
 	}
 	to := a.CutsDeskEmail
 	if to == "" {

@@ -99,6 +99,9 @@ type harness struct {
 	lookupErr  func() error
 	// settleDelay is how long SettleInvoice takes, in simulated time.
 	settleDelay time.Duration
+	// dist, when set, is the ledger's and the distributor's side of ATR: cut
+	// requests and settlements carry requests, and it answers them.
+	dist *fakeDistributor
 }
 
 func newHarness(t *testing.T, start time.Time) *harness {
@@ -118,6 +121,10 @@ func newHarness(t *testing.T, start time.Time) *harness {
 		},
 	}
 	h.env.SetStartTime(start)
+	// The default bound of the test environment is a few seconds of real
+	// time, which a busy machine can spend on a long case: no test here may
+	// depend on the machine's speed.
+	h.env.SetTestTimeout(5 * time.Minute)
 	h.env.RegisterActivity(a)
 	h.mockActivities()
 	t.Cleanup(func() { h.env.AssertExpectations(t) })
@@ -199,6 +206,9 @@ func (h *harness) mockActivities() {
 					return activities.CutResult{}, temporal.NewNonRetryableApplicationError(r.Error(), activities.ErrCutRefused, nil, *r)
 				}
 			}
+			if h.dist != nil && in.ATR {
+				return h.dist.cut(in, h.env.Now()), nil
+			}
 			return activities.CutResult{CutID: 77, Joined: h.supply.Cut}, nil
 		}).Maybe()
 	env.OnActivity(a.NoticeProof, mock.Anything, mock.Anything).Return(
@@ -252,7 +262,27 @@ func (h *harness) mockActivities() {
 			h.record("SettleInvoice", in)
 			h.mu.Lock()
 			defer h.mu.Unlock()
+			if h.dist != nil && h.dist.cutReq != nil {
+				return h.dist.settle(in, h.env.Now()), nil
+			}
 			return h.settle(in), nil
+		}).Maybe()
+	env.OnActivity(a.SendToDistributor, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
+			h.record("SendToDistributor", in)
+			return activities.SendResult{Sent: 1}, nil
+		}).Maybe()
+	env.OnActivity(a.DistributorRequest, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RequestInput) (activities.DistributorState, error) {
+			h.record("DistributorRequest", in)
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.dist.state(in.RequestID), nil
+		}).Maybe()
+	env.OnActivity(a.RecordBreach, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.BreachInput) error {
+			h.record("RecordBreach", in)
+			return nil
 		}).Maybe()
 }
 
@@ -521,6 +551,12 @@ func requireSameTime(t *testing.T, want, got time.Time, what string) {
 	t.Helper()
 	require.True(t, want.Equal(got), "%s: want %s, got %s", what, want.In(calendar.Madrid).Format("Mon 2006-01-02 15:04:05"),
 		got.In(calendar.Madrid).Format("Mon 2006-01-02 15:04:05"))
+}
+
+// endOfDay is the last second of t's day in Madrid.
+func endOfDay(t time.Time) time.Time {
+	t = t.In(calendar.Madrid)
+	return time.Date(t.Year(), t.Month(), t.Day(), 23, 59, 59, 0, calendar.Madrid)
 }
 
 // inMadrid moves a moment by whole days and months of the Madrid calendar, as

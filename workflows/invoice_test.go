@@ -541,7 +541,7 @@ func TestCutReview_NothingCutUntilApproved(t *testing.T) {
 	require.Len(t, cuts, 1)
 	require.Equal(t, "luis", cuts[0].ApprovedBy)
 	requireSameTime(t, approvedAt, cuts[0].At, "cut on approval")
-	require.Equal(t, string(StageCut), cuts[0].Case.Stage)
+	require.Equal(t, string(StageCutRequested), cuts[0].Case.Stage, "the ledger records the request as requested, not as cut")
 	st := h.state()
 	require.True(t, historyMentions(st, "aprobación de corte rechazada", string(StageOnHold)))
 	require.Equal(t, []Stage{StageChecking, StageCutScheduled, StageCutReview, StageOnHold, StageCutReview,
@@ -888,7 +888,7 @@ func TestPaymentAfterCut_Reconnects(t *testing.T) {
 		settles := inputs[activities.SettleInput](h, "SettleInvoice")
 		require.Len(t, settles, 1)
 		require.Equal(t, string(StageReconnecting), settles[0].Case.Stage)
-		requireSameTime(t, inMadrid(*paidAt, 0, 1), settles[0].DueBy, "reconnection due by the next day")
+		requireSameTime(t, endOfDay(inMadrid(*paidAt, 0, 1)), settles[0].DueBy, "reconnection due by the end of the next day")
 		ns := h.notices()
 		require.Equal(t, activities.KindReconnected, ns[len(ns)-1].Kind)
 		require.Empty(t, h.noticesOf(activities.KindPaid))
@@ -909,7 +909,7 @@ func TestPaymentAfterCut_Reconnects(t *testing.T) {
 		require.Equal(t, StageReconnected, r.Stage)
 		settles := inputs[activities.SettleInput](h, "SettleInvoice")
 		require.Len(t, settles, 1)
-		requireSameTime(t, inMadrid(*paidAt, 0, 1), settles[0].DueBy, "reconnection due by the next day")
+		requireSameTime(t, endOfDay(inMadrid(*paidAt, 0, 1)), settles[0].DueBy, "reconnection due by the end of the next day")
 	})
 
 	t.Run("other invoices keep the supply point cut", func(t *testing.T) {

@@ -2,10 +2,12 @@ package workflows
 
 import (
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/calendar"
 )
 
 // settle closes a case whose amount due reached zero: before a cut it is
@@ -23,7 +25,12 @@ func (c *invoiceCase) settle(ctx workflow.Context) error {
 	}
 	c.hold, c.st.Hold = nil, nil
 	stage := StagePaid
-	if c.st.CutAt != nil {
+	switch {
+	case c.atr && c.st.Request != nil && c.st.CutAt != nil:
+		stage = StageReconnectRequested
+	case c.atr && c.st.Request != nil:
+		stage = StageCutCancelRequested
+	case c.st.CutAt != nil:
 		stage = StageReconnecting
 		c.setStage(ctx, StageReconnecting, "pagada tras el corte: reconexión", "")
 	}
@@ -32,18 +39,26 @@ func (c *invoiceCase) settle(ctx workflow.Context) error {
 	if err := c.call(ctx, "cerrar factura y reconexión si procede", a.SettleInvoice, activities.SettleInput{
 		Case:   c.refWithStage(stage),
 		PaidAt: now,
-		DueBy:  now.AddDate(0, 0, c.in.Policy.ReconnectWithinDays),
+		DueBy:  c.reconnectBy(now),
 	}, &res); err != nil {
 		return err
 	}
 	c.st.NextAction, c.st.NextActionAt = "", nil
+	if c.atr && res.Request != nil {
+		// The ledger asked the distributor to cancel the cut or restore the
+		// supply (B1 03): the case follows it to the distributor's answer.
+		return c.release(ctx, res, now)
+	}
 	if res.Reconnection {
 		c.st.ReconnectAt = &now
 		c.setStage(ctx, StageReconnected, "reconexión solicitada a la distribuidora", "")
 		return c.sendNotice(ctx, "reconexion", activities.KindReconnected, nil, nil)
 	}
 	what := "pagada"
-	if res.SupplyCut {
+	switch {
+	case res.SupplyCut && c.st.Request != nil && c.st.CutAt == nil:
+		what = "pagada; la solicitud de corte sigue en pie por: " + strings.Join(res.StillOpen, ", ")
+	case res.SupplyCut:
 		what = "pagada; el suministro sigue cortado por: " + strings.Join(res.StillOpen, ", ")
 	}
 	c.setStage(ctx, StagePaid, what, "")
@@ -52,4 +67,14 @@ func (c *invoiceCase) settle(ctx workflow.Context) error {
 		return nil
 	}
 	return c.sendNotice(ctx, "pago", activities.KindPaid, nil, nil)
+}
+
+// reconnectBy is when the distributor must have reconnected after a payment
+// at paidAt: the next day (before ATR, the same time of it), at its end.
+func (c *invoiceCase) reconnectBy(paidAt time.Time) time.Time {
+	due := paidAt.AddDate(0, 0, c.in.Policy.ReconnectWithinDays)
+	if !c.atr {
+		return due
+	}
+	return time.Date(due.Year(), due.Month(), due.Day(), 23, 59, 59, 0, calendar.Madrid)
 }

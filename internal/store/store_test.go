@@ -95,6 +95,9 @@ func TestMigrateConcurrently(t *testing.T) {
 	_, err := s.Pool().Exec(ctx, `DO $$ DECLARE r record; BEGIN
 		FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
 			EXECUTE 'DROP TABLE ' || quote_ident(r.tablename) || ' CASCADE';
+		END LOOP;
+		FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() LOOP
+			EXECUTE 'DROP SEQUENCE ' || quote_ident(r.sequencename);
 		END LOOP; END $$`)
 	require.NoError(t, err)
 	var wg sync.WaitGroup
@@ -306,7 +309,7 @@ func TestSharedSupplyPointIsCutOnceAndReconnectedWhenAllPaid(t *testing.T) {
 	settleB := activities.SettleInput{Case: b, PaidAt: day(2025, 6, 22, 12), DueBy: day(2025, 6, 23, 12)}
 	resB, err := s.Settle(ctx, settleB)
 	require.NoError(t, err)
-	require.Equal(t, activities.SettleResult{SupplyCut: true, Reconnection: true}, resB)
+	require.Equal(t, activities.SettleResult{SupplyCut: true, Reconnection: true, Release: activities.RequestReconnect}, resB)
 
 	again, err := s.Settle(ctx, settleB)
 	require.NoError(t, err)
@@ -378,7 +381,7 @@ func TestSettleKeepsTheCutWhileAnyInvoiceOfTheSupplyPointIsOpen(t *testing.T) {
 	// The invoice that never reached its own cut is the last one paid: it reconnects.
 	res, err = s.Settle(ctx, activities.SettleInput{Case: later, PaidAt: day(2025, 6, 21, 12)})
 	require.NoError(t, err)
-	require.Equal(t, activities.SettleResult{SupplyCut: true, Reconnection: true}, res)
+	require.Equal(t, activities.SettleResult{SupplyCut: true, Reconnection: true, Release: activities.RequestReconnect}, res)
 	require.Equal(t, 1, count(t, s, `SELECT count(*) FROM distributor_requests WHERE kind = 'reconnect'`))
 }
 
