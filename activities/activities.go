@@ -56,6 +56,14 @@ type Store interface {
 	ScheduledCuts(ctx context.Context, from time.Time) ([]ScheduledCut, error)
 	// ListOpenInvoices lists the invoices open in the ledger, oldest first.
 	ListOpenInvoices(ctx context.Context) ([]OpenInvoice, error)
+	// UnsentATR lists the ATR messages of a request (all when 0) the ledger
+	// holds and has not handed to the distributor; MarkATRSent records one left.
+	UnsentATR(ctx context.Context, requestID int64) ([]DistributorMessage, error)
+	MarkATRSent(ctx context.Context, id int64) error
+	// RequestState says where a request to the distributor stands.
+	RequestState(ctx context.Context, id int64) (DistributorState, error)
+	// RecordBreach records the distributor's breach of the rules, once per request.
+	RecordBreach(ctx context.Context, in BreachInput) error
 }
 
 // OutboxMessage is a rendered communication ready to be stored.
@@ -98,6 +106,11 @@ type Activities struct {
 	// Holidays are the days the retailer adds to the supplies' calendars
 	// (IMPAGOS_HOLIDAYS_FILE), for every province or for one.
 	Holidays calendar.Extra
+	// Distributor carries the ATR messages to the distributor; nil keeps
+	// them in the ledger, unsent, for a person to see (starter atr pending).
+	Distributor Distributor
+	// REECode is the retailer's own code at REE, the sender of every ATR message.
+	REECode string
 }
 
 // ErrInvalidInput marks an activity input that no retry can fix.
@@ -215,6 +228,7 @@ func (a *Activities) CheckSupply(ctx context.Context, in SupplyInput) (SupplySta
 // this attempt (ErrCutRefused, details a CutRefusal) and the case goes where
 // the reason says.
 func (a *Activities) RequestCut(ctx context.Context, in CutInput) (CutResult, error) {
+	in.From = a.REECode
 	res, err := a.Store.RequestCut(ctx, in)
 	if r, ok := AsCutRefusal(err); ok {
 		return CutResult{}, cutRefused(r)
@@ -247,6 +261,7 @@ func cutRefused(r *CutRefusal) error {
 // SettleInvoice closes the invoice as paid and, when that leaves a cut supply
 // point with nothing open, asks the distributor to reconnect it (PROCESS step 8).
 func (a *Activities) SettleInvoice(ctx context.Context, in SettleInput) (SettleResult, error) {
+	in.From = a.REECode
 	return a.Store.Settle(ctx, in)
 }
 

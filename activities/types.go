@@ -69,6 +69,10 @@ type Contract struct {
 	BonoSocial bool   `json:"bono_social"`
 	Essential  bool   `json:"essential"` // Suministro Esencial
 	Protected  bool   `json:"protected"` // household the regulation shields from cuts
+	// Protection is the distributor's refusal to cut the supply for a
+	// protected reason (essential, court order, energy poverty...), kept
+	// until a person clears it.
+	Protection string `json:"protection,omitempty"`
 	// PowerKW is the contracted power in kW, 0 when the contracts do not say.
 	PowerKW float64 `json:"power_kw,omitempty"`
 	// Holidays are the regional and local holidays (YYYY-MM-DD) of the
@@ -84,7 +88,7 @@ type Contract struct {
 func (c Contract) Reachable() bool { return c.Found && (c.Phone != "" || c.Email != "") }
 
 // NeverCut reports whether the supply must never be cut.
-func (c Contract) NeverCut() bool { return c.Essential || c.Protected }
+func (c Contract) NeverCut() bool { return c.Essential || c.Protected || c.Protection != "" }
 
 // LookupInput asks for the contract of a case.
 type LookupInput struct {
@@ -154,6 +158,11 @@ type CutInput struct {
 	// request; cases from before the check send none (Checked false).
 	Rules   CutRules `json:"rules"`
 	Checked bool     `json:"checked,omitempty"`
+	// ATR has the request leave as a CNMC ATR B1 message (step 01, motive
+	// 03) committed with it; cases from before send none.
+	ATR bool `json:"atr,omitempty"`
+	// From is the retailer's REE code; the activity fills it in.
+	From string `json:"-"`
 }
 
 // CutResult describes the cut the case is part of.
@@ -162,6 +171,9 @@ type CutResult struct {
 	// Joined is true when the supply point was already cut for another invoice,
 	// so no second request went to the distributor.
 	Joined bool `json:"joined"`
+	// Request is the cut request to the distributor the case is now part of;
+	// nil for requests from before ATR.
+	Request *DistributorState `json:"request,omitempty"`
 }
 
 // SettleInput marks an invoice as paid in full.
@@ -170,6 +182,8 @@ type SettleInput struct {
 	PaidAt time.Time `json:"paid_at"`
 	// DueBy is when the distributor must have reconnected, if a reconnection is requested.
 	DueBy time.Time `json:"due_by"`
+	// From is the retailer's REE code; the activity fills it in.
+	From string `json:"-"`
 }
 
 // SettleResult says what paying this invoice did to the supply point.
@@ -181,6 +195,13 @@ type SettleResult struct {
 	Reconnection bool `json:"reconnection"`
 	// StillOpen lists the other open invoices that keep the supply point cut.
 	StillOpen []string `json:"still_open,omitempty"`
+	// Release is what this settlement asked of the distributor for the cut
+	// of the supply point: RequestCancel (the cut was not executed yet) or
+	// RequestReconnect; empty when it asked nothing.
+	Release string `json:"release,omitempty"`
+	// Request is the B1 step 03 this settlement asked for, nil when none or
+	// when the cut was requested before ATR (no message, no answer).
+	Request *DistributorState `json:"request,omitempty"`
 }
 
 // OutboxItem is an outbox row as delivery sees it.

@@ -23,8 +23,12 @@ import (
 func (c *invoiceCase) neverCutHold(ctx workflow.Context) error {
 	for c.contract.NeverCut() {
 		reason := "suministro esencial: no se corta"
-		if !c.contract.Essential {
+		switch {
+		case c.contract.Essential:
+		case c.contract.Protected:
 			reason = "hogar protegido: no se corta"
+		default:
+			reason = c.contract.Protection + ": no se corta hasta que una persona lo revise"
 		}
 		c.hold = &Hold{Reason: reason, By: "sistema", At: c.now(ctx), NeverCut: true}
 		if err := c.handleInterrupts(ctx); err != nil {
@@ -178,8 +182,8 @@ func (c *invoiceCase) approveAndRequest(ctx workflow.Context) error {
 		c.st.CutDate = &today
 		var cut activities.CutResult
 		err = c.call(ctx, "solicitud de corte a la distribuidora", a.RequestCut, activities.CutInput{
-			Case: c.refWithStage(StageCut), ApprovedBy: approvedBy, At: at,
-			Checked: true, Rules: c.cutRules(),
+			Case: c.refWithStage(c.requestStage()), ApprovedBy: approvedBy, At: at,
+			Checked: true, Rules: c.cutRules(), ATR: c.atr,
 		}, &cut)
 		if r, ok := cutRefusal(err); ok {
 			if err := c.refused(ctx, r); err != nil {
@@ -189,6 +193,14 @@ func (c *invoiceCase) approveAndRequest(ctx workflow.Context) error {
 		}
 		if err != nil {
 			return err
+		}
+		if c.atr && cut.Request != nil {
+			c.requestedAt = at
+			done, err := c.followCut(ctx, *cut.Request, approvedBy, cut.Joined)
+			if err != nil || done {
+				return err
+			}
+			continue
 		}
 		now := c.now(ctx)
 		c.st.CutAt = &now
@@ -373,6 +385,14 @@ func cutRefusal(err error) (activities.CutRefusal, bool) {
 		r = activities.CutRefusal{Reason: "unknown", Detail: app.Error()}
 	}
 	return r, true
+}
+
+// requestStage is the stage the ledger records with the cut request.
+func (c *invoiceCase) requestStage() Stage {
+	if c.atr {
+		return StageCutRequested
+	}
+	return StageCut
 }
 
 // cutRules are what the ledger checks besides its own rows.

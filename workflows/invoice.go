@@ -49,6 +49,7 @@ func ReturnedInvoice(ctx workflow.Context, in Input) (Result, error) {
 type invoiceCase struct {
 	in       Input
 	safe     bool // the case runs with the ledger's check (cutSafety)
+	atr      bool // the case follows the distributor's answers (distributorATR)
 	cal      calendar.Calendar
 	origin   time.Time
 	runID    string
@@ -77,6 +78,11 @@ type invoiceCase struct {
 	nextRealAt      time.Time // when the next timer fires, in real time
 	published       published
 	signals         workflow.Selector // the listener's, to see a signal taken but not yet applied
+
+	answers          []activities.DistributorAnswer // received and not yet applied
+	answersSeen      map[int64]bool
+	requestedAt      time.Time // case time the cut was asked of the distributor
+	reconnectDueReal time.Time // ReconnectDueAt in real time, for the UI
 }
 
 func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
@@ -95,19 +101,24 @@ func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
 	safe := workflow.GetVersion(ctx, cutSafety, workflow.DefaultVersion, 1) >= 1
+	atr := false
 	if safe {
 		in.Policy = in.Policy.withDefaults()
+		atr = workflow.GetVersion(ctx, distributorATR, workflow.DefaultVersion, 1) >= 1
 	}
 	cal, _ := in.Policy.Calendar() // Validate checked it
 	info := workflow.GetInfo(ctx)
 	c := &invoiceCase{
 		in:     in,
 		safe:   safe,
+		atr:    atr,
 		cal:    cal,
 		origin: workflow.Now(ctx),
 		runID:  info.WorkflowExecution.RunID,
 		logger: log.With(workflow.GetLogger(ctx), "invoice", in.Invoice),
 		seen:   map[string]bool{},
+
+		answersSeen: map[int64]bool{},
 		st: State{
 			Invoice:        in.Invoice,
 			Customer:       in.Customer,

@@ -26,6 +26,8 @@ const (
 	SignalRelease        = "release"
 	SignalContactUpdated = "contact-updated"
 	SignalProofRecorded  = "proof-recorded"
+	// SignalDistributor carries an answer of the distributor (activities.DistributorAnswer).
+	SignalDistributor = "distributor"
 	QueryState           = "state"
 )
 
@@ -56,6 +58,10 @@ var (
 	AttrNextActionAt  = temporal.NewSearchAttributeKeyTime("NextActionAt")
 	// AttrNeedsAttention is set while a person must look at the case (State.Attention says why).
 	AttrNeedsAttention = temporal.NewSearchAttributeKeyBool("NeedsAttention")
+	// AttrReconnectDueAt is when the distributor must have accepted the
+	// reconnection, while it has not (real time, like NextActionAt). The
+	// three Datetime slots carry CutDate, NextActionAt and this.
+	AttrReconnectDueAt = temporal.NewSearchAttributeKeyTime("ReconnectDueAt")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its type name,
@@ -70,6 +76,7 @@ var SearchAttributeTypes = []struct{ Name, Type string }{
 	{"CutDate", "Datetime"},
 	{"NextActionAt", "Datetime"},
 	{"NeedsAttention", "Bool"},
+	{"ReconnectDueAt", "Datetime"},
 }
 
 // InvoiceOf is the invoice number of a case's workflow id.

@@ -44,6 +44,12 @@ type Policy struct {
 	// CutBans are the decreed periods in which the consumers of the classes
 	// they name are not cut.
 	CutBans []activities.CutBan `json:"cut_bans,omitempty"`
+	// AnswerWithinWorkingDays bounds the distributor's answer to a request
+	// (B1 02, 04), and ExecuteWithinWorkingDays the cut after the day it
+	// announced (05); past them the case raises NeedsAttention. Zero in cases
+	// started before them: 5 and 2.
+	AnswerWithinWorkingDays  int `json:"answer_within_working_days,omitempty"`
+	ExecuteWithinWorkingDays int `json:"execute_within_working_days,omitempty"`
 }
 
 // MinimumSupplyKW is the power of the Suministro Mínimo Vital.
@@ -53,6 +59,8 @@ const MinimumSupplyKW = 3.5
 const (
 	defaultMinimumSupplyMonths = 6
 	defaultAttentionAfter      = time.Hour
+	defaultAnswerWithin        = 5
+	defaultExecuteWithin       = 2
 )
 
 // DecreedCutBans are the bans on cutting vulnerable consumers decreed so far
@@ -82,6 +90,8 @@ func DefaultPolicy() Policy {
 		MinimumSupplyMonths:  defaultMinimumSupplyMonths,
 		AttentionAfter:       defaultAttentionAfter,
 		CutBans:              DecreedCutBans(),
+		AnswerWithinWorkingDays:  defaultAnswerWithin,
+		ExecuteWithinWorkingDays: defaultExecuteWithin,
 	}
 }
 
@@ -126,6 +136,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("policy %s: reconnection must be due within at least 1 day, got %d", p.Name, p.ReconnectWithinDays)
 	case p.MinimumSupplyMonths != 0 && p.MinimumSupplyMonths < defaultMinimumSupplyMonths:
 		return fmt.Errorf("policy %s: the Suministro Mínimo Vital lasts at least %d months, got %d", p.Name, defaultMinimumSupplyMonths, p.MinimumSupplyMonths)
+	case p.AnswerWithinWorkingDays < 0 || p.ExecuteWithinWorkingDays < 0:
+		return fmt.Errorf("policy %s: the distributor's bounds must not be negative, got %d and %d", p.Name, p.AnswerWithinWorkingDays, p.ExecuteWithinWorkingDays)
 	case p.AttentionAfter < 0:
 		return fmt.Errorf("policy %s: attention bound must not be negative, got %s", p.Name, p.AttentionAfter)
 	case p.ReconnectWithinDays > 1:
@@ -177,6 +189,12 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.AttentionAfter == 0 {
 		p.AttentionAfter = defaultAttentionAfter
+	}
+	if p.AnswerWithinWorkingDays == 0 {
+		p.AnswerWithinWorkingDays = defaultAnswerWithin
+	}
+	if p.ExecuteWithinWorkingDays == 0 {
+		p.ExecuteWithinWorkingDays = defaultExecuteWithin
 	}
 	return p
 }

@@ -21,6 +21,7 @@ type published struct {
 	attention               bool
 	due                     float64
 	cutDate, nextAt         time.Time
+	reconnectDue            time.Time
 }
 
 // publish keeps the supervisor's view current: typed search attributes for the
@@ -71,6 +72,18 @@ func (c *invoiceCase) publish(ctx workflow.Context) {
 			ups = append(ups, AttrNextActionAt.ValueSet(next))
 		}
 		p.nextAt = next
+	}
+	due := c.reconnectDueReal
+	if c.st.ReconnectDueAt == nil || c.st.Stage.Closed() {
+		due = time.Time{}
+	}
+	if !due.Equal(p.reconnectDue) {
+		if due.IsZero() {
+			ups = append(ups, AttrReconnectDueAt.ValueUnset())
+		} else {
+			ups = append(ups, AttrReconnectDueAt.ValueSet(due))
+		}
+		p.reconnectDue = due
 	}
 	// Only cases that ever needed attention carry the attribute.
 	if attention := c.st.Attention != "" && !c.st.Stage.Closed(); attention != p.attention {

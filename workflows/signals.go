@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/money"
 )
 
@@ -47,6 +48,13 @@ func (c *invoiceCase) listen(ctx workflow.Context) {
 			ch.Receive(ctx, &s)
 			c.proofRecorded = true
 			c.event(ctx, "prueba de entrega del aviso formal registrada", s.By)
+		})
+	}
+	if c.atr {
+		sel.AddReceive(workflow.GetSignalChannel(ctx, SignalDistributor), func(ch workflow.ReceiveChannel, _ bool) {
+			var s activities.DistributorAnswer
+			ch.Receive(ctx, &s)
+			c.onDistributor(ctx, s)
 		})
 	}
 	for {
@@ -117,7 +125,8 @@ func (c *invoiceCase) onHold(ctx workflow.Context, s HoldSignal) {
 // holdRefusal says why a hold cannot be taken now.
 func (c *invoiceCase) holdRefusal() why {
 	switch {
-	case c.st.Stage == StageCut || c.st.Stage == StageReconnecting || c.st.Stage.Closed() || c.closing:
+	case c.st.Stage == StageCut || c.st.Stage == StageReconnecting || c.st.Stage.Closed() || c.closing,
+		c.st.Stage == StageCutRequested || c.st.Stage == StageCutCancelRequested || c.st.Stage == StageReconnectRequested:
 		return why{fmt.Sprintf("nothing left to hold (stage %s)", c.st.Stage), fmt.Sprintf("el caso está en %s", c.st.Stage)}
 	case c.hold != nil:
 		return why{"already on hold: " + c.hold.Reason, "ya estaba en espera: " + c.hold.Reason}

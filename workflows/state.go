@@ -23,8 +23,11 @@ const (
 	StageCutBlocked    Stage = "cut_blocked"    // no cut may be requested yet: no proof of the formal notice, a cut ban, no calendar
 	StageMinimumSupply Stage = "minimum_supply" // Bono Social: Suministro Mínimo Vital, power limited, before any cut
 	StageOnHold        Stage = "on_hold"        // paused by a person, or never to be cut
-	StageCut           Stage = "cut"            // the distributor was asked to cut
-	StageReconnecting  Stage = "reconnecting"   // paid after the cut: reconnection being requested
+	StageCutRequested  Stage = "cut_requested"  // the cut was asked of the distributor (B1 01): waiting for it to cut
+	StageCut           Stage = "cut"            // the distributor cut the supply (B1 05); before ATR: the cut was requested
+	StageCutCancelRequested Stage = "cut_cancel_requested" // paid before the cut: the request is being cancelled (B1 03)
+	StageReconnectRequested Stage = "reconnect_requested"  // paid after the cut: reconnection asked of the distributor (B1 03)
+	StageReconnecting  Stage = "reconnecting"   // before ATR: paid after the cut, reconnection being requested
 	StagePaid          Stage = "paid"           // closed: paid (before any cut of this invoice)
 	StageReconnected   Stage = "reconnected"    // closed: paid after the cut and reconnection requested
 	StageCancelled     Stage = "cancelled"      // closed: cancelled by a person; nothing more is sent
@@ -167,6 +170,15 @@ type State struct {
 	// past its bound, a missing calendar); empty when nothing is wrong.
 	Attention      string     `json:"attention,omitempty"`
 	AttentionSince *time.Time `json:"attention_since,omitempty"`
+	// Request is the cut request to the distributor the case follows, and
+	// Release the cancellation or reconnection asked after payment (ATR B1).
+	Request *activities.DistributorState `json:"request,omitempty"`
+	Release *activities.DistributorState `json:"release,omitempty"`
+	// ReconnectDueAt is when the distributor must have accepted the
+	// reconnection: the end of the day after the payment.
+	ReconnectDueAt *time.Time `json:"reconnect_due_at,omitempty"`
+	// Breach is the distributor's breach of the rules on the cut, if any.
+	Breach string `json:"breach,omitempty"`
 	History        []Event    `json:"history"`
 }
 

@@ -101,10 +101,11 @@ func (s *Store) OpenCase(ctx context.Context, in activities.OpenCaseInput) (acti
 func (s *Store) Contract(ctx context.Context, c activities.CaseRef) (activities.Contract, error) {
 	var k activities.Contract
 	err := s.pool.QueryRow(ctx, `
-		SELECT customer, tax_id, cups, segment, phone, email, province, bono_social, essential, protected
-		FROM contracts WHERE cups = $1`, c.Cups).Scan(
+		SELECT k.customer, k.tax_id, k.cups, k.segment, k.phone, k.email, k.province, k.bono_social, k.essential,
+			k.protected, COALESCE(sp.protection, '')
+		FROM contracts k LEFT JOIN supply_points sp ON sp.cups = k.cups WHERE k.cups = $1`, c.Cups).Scan(
 		&k.Customer, &k.TaxID, &k.Cups, &k.Segment, &k.Phone, &k.Email, &k.Province,
-		&k.BonoSocial, &k.Essential, &k.Protected)
+		&k.BonoSocial, &k.Essential, &k.Protected, &k.Protection)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return activities.Contract{}, nil
@@ -236,7 +237,7 @@ func (s *Store) RecordPayment(ctx context.Context, in activities.PaymentInput) (
 // SupplyStatus says whether the case's supply point is cut now.
 func (s *Store) SupplyStatus(ctx context.Context, c activities.CaseRef) (activities.SupplyStatus, error) {
 	var st activities.SupplyStatus
-	err := s.pool.QueryRow(ctx, `SELECT id FROM cuts WHERE cups = $1 AND reconnection_requested_at IS NULL`,
+	err := s.pool.QueryRow(ctx, `SELECT id FROM cuts WHERE cups = $1 AND ended_at IS NULL`,
 		c.Cups).Scan(&st.CutID)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -287,7 +288,7 @@ func (s *Store) RequestCut(ctx context.Context, in activities.CutInput) (activit
 		var requestedBy string
 		err := tx.QueryRow(ctx, `
 			SELECT id, requested_by_invoice FROM cuts
-			WHERE cups = $1 AND reconnection_requested_at IS NULL`, c.Cups).Scan(&res.CutID, &requestedBy)
+			WHERE cups = $1 AND ended_at IS NULL`, c.Cups).Scan(&res.CutID, &requestedBy)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			if in.Checked {
@@ -312,7 +313,16 @@ func (s *Store) RequestCut(ctx context.Context, in activities.CutInput) (activit
 				res.CutID, c.Invoice); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `
+			if in.ATR {
+				st, r, err := s.requestCutATR(ctx, tx, in, res.CutID, day)
+				if err != nil {
+					return err
+				}
+				if refusal = r; r != nil {
+					return errRefused
+				}
+				res.Request = st
+			} else if _, err := tx.Exec(ctx, `
 				INSERT INTO distributor_requests (kind, cups, cut_id, invoice, workflow_id, run_id, requested_at)
 				VALUES ('cut', $1, $2, $3, $4, $5, $6)`,
 				c.Cups, res.CutID, c.Invoice, c.WorkflowID, c.RunID, in.At); err != nil {
@@ -352,6 +362,21 @@ func (s *Store) RequestCut(ctx context.Context, in activities.CutInput) (activit
 				if err := audit(ctx, tx, c, firstNonEmpty(in.ApprovedBy, actorSystem), "cut_joined", in.At,
 					map[string]any{"cut_id": res.CutID, "cups": c.Cups, "requested_by_invoice": requestedBy}, ""); err != nil {
 					return err
+				}
+			}
+			if in.ATR {
+				var id int64
+				err := tx.QueryRow(ctx, `SELECT id FROM distributor_requests WHERE cut_id = $1 AND kind = 'cut' AND code IS NOT NULL`,
+					res.CutID).Scan(&id)
+				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				if err == nil {
+					st, err := requestState(ctx, tx, id)
+					if err != nil {
+						return err
+					}
+					res.Request = &st
 				}
 			}
 		}
@@ -400,7 +425,7 @@ func (s *Store) Settle(ctx context.Context, in activities.SettleInput) (activiti
 			cutID = nil
 			if c.Cups != "" {
 				var id int64
-				err := tx.QueryRow(ctx, `SELECT id FROM cuts WHERE cups = $1 AND reconnection_requested_at IS NULL`,
+				err := tx.QueryRow(ctx, `SELECT id FROM cuts WHERE cups = $1 AND ended_at IS NULL`,
 					c.Cups).Scan(&id)
 				switch {
 				case err == nil:
@@ -433,17 +458,19 @@ func (s *Store) Settle(ctx context.Context, in activities.SettleInput) (activiti
 		}
 		res.SupplyCut = true
 
-		var reconnectBy string
+		var releasedBy, release string
+		var releaseID int64
 		var active bool
 		if err := tx.QueryRow(ctx, `
-			SELECT cuts.reconnection_requested_at IS NULL, COALESCE(dr.invoice, '')
-			FROM cuts LEFT JOIN distributor_requests dr ON dr.cut_id = cuts.id AND dr.kind = 'reconnect'
-			WHERE cuts.id = $1`, *cutID).Scan(&active, &reconnectBy); err != nil {
+			SELECT cuts.ended_at IS NULL, COALESCE(dr.invoice, ''), COALESCE(dr.kind, ''), COALESCE(dr.id, 0)
+			FROM cuts LEFT JOIN distributor_requests dr ON dr.cut_id = cuts.id AND dr.kind IN ('reconnect', 'cancel')
+			WHERE cuts.id = $1`, *cutID).Scan(&active, &releasedBy, &release, &releaseID); err != nil {
 			return err
 		}
-		if reconnectBy == c.Invoice {
-			res.Reconnection = true // this settlement asked for it on an earlier attempt
-			return nil
+		if releasedBy == c.Invoice {
+			// This settlement asked for it on an earlier attempt.
+			res.Reconnection, res.Release = release == activities.RequestReconnect, release
+			return s.releaseState(ctx, tx, releaseID, &res)
 		}
 		if !active {
 			return nil // another settlement asked for it
@@ -462,28 +489,38 @@ func (s *Store) Settle(ctx context.Context, in activities.SettleInput) (activiti
 			return nil
 		}
 		res.StillOpen = nil
-		if _, err := tx.Exec(ctx, `UPDATE cuts SET reconnection_requested_at = now() WHERE id = $1`, *cutID); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO distributor_requests (kind, cups, cut_id, invoice, workflow_id, run_id, requested_at, due_by)
-			VALUES ('reconnect', $1, $2, $3, $4, $5, now(), $6)
-			ON CONFLICT (cut_id, kind) DO NOTHING`,
-			c.Cups, *cutID, c.Invoice, c.WorkflowID, c.RunID, nullTime(in.DueBy))
+		kind, st, err := s.releaseATR(ctx, tx, c, *cutID, in.From, in.DueBy)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return nil
+		res.Release, res.Request = kind, st
+		res.Reconnection = kind == activities.RequestReconnect
+		action := "reconnect_requested"
+		if kind == activities.RequestCancel {
+			action = "cut_cancel_requested"
 		}
-		res.Reconnection = true
-		return audit(ctx, tx, c, actorSystem, "reconnect_requested", in.PaidAt, map[string]any{
+		return audit(ctx, tx, c, actorSystem, action, in.PaidAt, map[string]any{
 			"cut_id": *cutID,
 			"cups":   c.Cups,
 			"due_by": nullTime(in.DueBy),
 		}, "")
 	})
 	return res, err
+}
+
+// releaseState fills in the state of the release request a settlement made
+// on an earlier attempt; one from before ATR has none.
+func (s *Store) releaseState(ctx context.Context, tx pgx.Tx, id int64, res *activities.SettleResult) error {
+	var code string
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(code, '') FROM distributor_requests WHERE id = $1`, id).Scan(&code); err != nil || code == "" {
+		return err
+	}
+	st, err := requestState(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	res.Request = &st
+	return nil
 }
 
 // lockSupplyPoint creates the supply point's row if needed and locks it until

@@ -102,6 +102,7 @@ func statusText(status string) string {
 type supplyContract struct {
 	segment, province                string
 	bonoSocial, essential, protected bool
+	protection                       string // the distributor's refusal for a protected reason
 }
 
 // contractForCut reads the contract of the supply point and keeps it from
@@ -110,8 +111,9 @@ type supplyContract struct {
 func contractForCut(ctx context.Context, tx pgx.Tx, cups string) (supplyContract, bool, error) {
 	var k supplyContract
 	err := tx.QueryRow(ctx, `
-		SELECT segment, province, bono_social, essential, protected FROM contracts WHERE cups = $1 FOR SHARE`,
-		cups).Scan(&k.segment, &k.province, &k.bonoSocial, &k.essential, &k.protected)
+		SELECT k.segment, k.province, k.bono_social, k.essential, k.protected, COALESCE(sp.protection, '')
+		FROM contracts k LEFT JOIN supply_points sp ON sp.cups = k.cups WHERE k.cups = $1 FOR SHARE OF k`,
+		cups).Scan(&k.segment, &k.province, &k.bonoSocial, &k.essential, &k.protected, &k.protection)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return k, false, nil
@@ -137,6 +139,8 @@ func (s *Store) checkCut(ctx context.Context, tx pgx.Tx, in activities.CutInput,
 		return refuse(activities.RefusedNeverCut, nil, "suministro esencial"), nil
 	case k.protected:
 		return refuse(activities.RefusedNeverCut, nil, "hogar protegido"), nil
+	case k.protection != "":
+		return refuse(activities.RefusedNeverCut, nil, "%s", k.protection), nil
 	}
 
 	proof, err := earliestProof(ctx, tx, c.Invoice, runID)

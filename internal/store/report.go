@@ -310,8 +310,13 @@ const rowsSQL = `
 		GROUP BY invoice, run_id
 	) n ON n.invoice = s.invoice AND n.run_id = s.run_id
 	LEFT JOIN (
-		SELECT DISTINCT ON (ci.invoice) ci.invoice, k.cut_at, k.reconnection_requested_at
+		SELECT DISTINCT ON (ci.invoice) ci.invoice,
+			-- A cut asked for by ATR is a cut once the distributor executed it.
+			CASE WHEN dr.code IS NULL THEN k.cut_at
+			     ELSE k.executed_on::timestamp AT TIME ZONE 'Europe/Madrid' END AS cut_at,
+			k.reconnection_requested_at
 		FROM cut_invoices ci JOIN cuts k ON k.id = ci.cut_id
+		LEFT JOIN distributor_requests dr ON dr.cut_id = k.id AND dr.kind = 'cut'
 		WHERE k.created_at < $1
 		ORDER BY ci.invoice, k.created_at DESC, k.id DESC
 	) cu ON cu.invoice = s.invoice

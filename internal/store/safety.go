@@ -56,7 +56,7 @@ func (s *Store) RecordHold(ctx context.Context, in activities.HoldInput) (activi
 		var cutID int64
 		err = tx.QueryRow(ctx, `
 			SELECT ci.cut_id FROM cut_invoices ci JOIN cuts ON cuts.id = ci.cut_id
-			WHERE ci.invoice = $1 AND cuts.reconnection_requested_at IS NULL`, c.Invoice).Scan(&cutID)
+			WHERE ci.invoice = $1 AND cuts.ended_at IS NULL`, c.Invoice).Scan(&cutID)
 		switch {
 		case err == nil:
 			res.Detail = fmt.Sprintf("el corte del suministro %s ya se pidió a la distribuidora (corte #%d)", c.Cups, cutID)
