@@ -219,13 +219,13 @@ func (s *Store) ClearProtection(ctx context.Context, cups, by, reason string) ([
 		err := tx.QueryRow(ctx, `SELECT protection, protection_at FROM supply_points WHERE cups = $1 FOR UPDATE`, cups).
 			Scan(&protection, &since)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("supply point %s is not in the ledger: %w", cups, ErrNotFound)
+			return fmt.Errorf("the supply point is not in the ledger: %w", ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
 		if protection == "" {
-			return fmt.Errorf("supply point %s: %w", cups, ErrNotProtected)
+			return ErrNotProtected
 		}
 		if _, err := tx.Exec(ctx, `UPDATE supply_points SET protection = '', protection_at = NULL WHERE cups = $1`, cups); err != nil {
 			return err
@@ -273,14 +273,13 @@ func (s *Store) MarkPowerLimitDone(ctx context.Context, id int64, by string) (Po
 		}
 		p, err = pgx.CollectOneRow(rows, pgx.RowToStructByName[PowerLimit])
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("power limitation %d is not in the ledger: %w", id, ErrNotFound)
+			return fmt.Errorf("not in the ledger: %w", ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
 		if p.DoneAt != nil {
-			return fmt.Errorf("power limitation %d: %w by %s on %s", id, ErrLimitDone, p.DoneBy,
-				p.DoneAt.In(calendar.Madrid).Format("02/01/2006 15:04"))
+			return fmt.Errorf("%w by %s on %s", ErrLimitDone, p.DoneBy, p.DoneAt.In(calendar.Madrid).Format("02/01/2006 15:04"))
 		}
 		if err := tx.QueryRow(ctx, `UPDATE power_limits SET done_at = now(), done_by = $2 WHERE id = $1 RETURNING done_at`,
 			id, by).Scan(&p.DoneAt); err != nil {
