@@ -31,34 +31,34 @@ func TestPendingATR_ListsTheRequestsAwaitingAnAnswerWithTheirBound(t *testing.T)
 	nationalCalendar(s)
 	ctx := context.Background()
 
-	sent := atrCut(t, s, atrCase(t, s, "F-A", 1), day(2026, 6, 8, 9)) // Monday
+	sent := b1Cut(t, s, b1Case(t, s, "F-A", 1), day(2026, 6, 8, 9)) // Monday
 
-	accepted := atrCut(t, s, atrCase(t, s, "F-B", 2), day(2026, 6, 8, 9))
+	accepted := b1Cut(t, s, b1Case(t, s, "F-B", 2), day(2026, 6, 8, 9))
 	exec(t, s, `UPDATE distributor_requests SET status = 'accepted', planned_on = '2026-06-10' WHERE id = $1`, accepted.RequestID)
 
-	c := atrCase(t, s, "F-C", 3)
-	atrCut(t, s, c, day(2026, 6, 8, 9))
-	res, err := s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: day(2026, 6, 9, 11), DueBy: day(2026, 6, 10, 11), From: atrRetailer})
+	c := b1Case(t, s, "F-C", 3)
+	b1Cut(t, s, c, day(2026, 6, 8, 9))
+	res, err := s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: day(2026, 6, 9, 11), DueBy: day(2026, 6, 10, 11), From: b1Retailer})
 	require.NoError(t, err)
 	require.Equal(t, activities.RequestCancel, res.Release)
 	cancel := res.Request.RequestID
 	exec(t, s, `UPDATE distributor_requests SET requested_at = $2 WHERE id = $1`, cancel, day(2026, 6, 9, 11))
 
-	d := atrCase(t, s, "F-D", 4)
-	executed := atrCut(t, s, d, day(2026, 6, 1, 9))
+	d := b1Case(t, s, "F-D", 4)
+	executed := b1Cut(t, s, d, day(2026, 6, 1, 9))
 	exec(t, s, `UPDATE distributor_requests SET status = 'executed', executed_on = '2026-06-03' WHERE id = $1`, executed.RequestID)
 	exec(t, s, `UPDATE cuts SET executed_on = '2026-06-03' WHERE cups = $1`, d.Cups)
-	res, err = s.Settle(ctx, activities.SettleInput{Case: d, PaidAt: day(2026, 6, 10, 10), DueBy: day(2026, 6, 11, 10), From: atrRetailer})
+	res, err = s.Settle(ctx, activities.SettleInput{Case: d, PaidAt: day(2026, 6, 10, 10), DueBy: day(2026, 6, 11, 10), From: b1Retailer})
 	require.NoError(t, err)
 	require.Equal(t, activities.RequestReconnect, res.Release)
 	reconnect := res.Request.RequestID
 	exec(t, s, `UPDATE distributor_requests SET requested_at = $2 WHERE id = $1`, reconnect, day(2026, 6, 10, 10))
 
-	before := atrCase(t, s, "F-E", 5)
+	before := b1Case(t, s, "F-E", 5)
 	_, err = s.RequestCut(ctx, activities.CutInput{Case: before, At: day(2026, 6, 1, 9)}) // before ATR: no message
 	require.NoError(t, err)
-	f := atrCase(t, s, "F-F", 6)
-	refused := atrCut(t, s, f, day(2026, 6, 8, 9))
+	f := b1Case(t, s, "F-F", 6)
+	refused := b1Cut(t, s, f, day(2026, 6, 8, 9))
 	exec(t, s, `UPDATE distributor_requests SET status = 'rejected' WHERE id = $1`, refused.RequestID)
 	exec(t, s, `UPDATE cuts SET ended_at = now(), outcome = 'rejected' WHERE cups = $1`, f.Cups)
 
@@ -114,7 +114,7 @@ func TestPendingATR_CountsTheWorkingDaysOfTheSupplysProvince(t *testing.T) {
 		}
 		return calendar.New(), 0
 	}
-	sent := atrCut(t, s, atrCase(t, s, "F-A", 1), day(2026, 6, 8, 9))
+	sent := b1Cut(t, s, b1Case(t, s, "F-A", 1), day(2026, 6, 8, 9))
 	clockAt(s, at(2026, 6, 15, 10, 0, 0))
 	got, err := s.PendingATR(context.Background(), bounds, false)
 	require.NoError(t, err)
@@ -130,10 +130,10 @@ func TestPendingATR_ListsThePowerLimitationsToDoAndTheRejectedFiles(t *testing.T
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
-	todo := atrCase(t, s, "F-G", 7)
+	todo := b1Case(t, s, "F-G", 7)
 	limit, err := s.RequestPowerLimit(ctx, activities.LimitInput{Case: todo, KW: 3.5, ApprovedBy: "rocio", At: day(2026, 6, 5, 9)})
 	require.NoError(t, err)
-	done := atrCase(t, s, "F-H", 8)
+	done := b1Case(t, s, "F-H", 8)
 	other, err := s.RequestPowerLimit(ctx, activities.LimitInput{Case: done, KW: 3.5, ApprovedBy: "rocio", At: day(2026, 6, 5, 9)})
 	require.NoError(t, err)
 	_, err = s.MarkPowerLimitDone(ctx, other.RequestID, "marta")
@@ -164,7 +164,7 @@ func TestMarkPowerLimitDone_RecordsWhoOnceAndAudits(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
-	c := atrCase(t, s, "F-L", 1)
+	c := b1Case(t, s, "F-L", 1)
 	limit, err := s.RequestPowerLimit(ctx, activities.LimitInput{Case: c, KW: 3.5, ApprovedBy: "rocio", At: day(2026, 6, 5, 9)})
 	require.NoError(t, err)
 
@@ -202,8 +202,8 @@ func TestClearProtection_LiftsItOnceWithWhoAndWhy(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
-	c := atrCase(t, s, "F-P1", 1)
-	second := atrCase(t, s, "F-P2", 1)
+	c := b1Case(t, s, "F-P1", 1)
+	second := b1Case(t, s, "F-P2", 1)
 	exec(t, s, `INSERT INTO supply_points (cups, protection, protection_at)
 		VALUES ($1, 'la distribuidora rechaza el corte: suministro esencial', now())`, c.Cups)
 	k, err := s.Contract(ctx, c)

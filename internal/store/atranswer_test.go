@@ -17,13 +17,13 @@ import (
 // The retailer and the distributor of the supply points of these tests
 // (cups.Make(21, n)).
 const (
-	atrRetailer    = "0999"
-	atrDistributor = "0021"
+	b1Retailer    = "0999"
+	b1Distributor = "0021"
 )
 
-// atrCase opens the case of invoice on supply point n, with a contract the
+// b1Case opens the case of invoice on supply point n, with a contract the
 // B1 messages can name.
-func atrCase(t *testing.T, s *Store, invoice string, n int64) activities.CaseRef {
+func b1Case(t *testing.T, s *Store, invoice string, n int64) activities.CaseRef {
 	t.Helper()
 	c := ref(invoice, cups.Make(21, n))
 	require.NoError(t, s.UpsertContract(context.Background(), activities.Contract{Customer: "Ana García López",
@@ -33,21 +33,21 @@ func atrCase(t *testing.T, s *Store, invoice string, n int64) activities.CaseRef
 	return c
 }
 
-// atrCut has the ledger ask the distributor to cut the case's supply point
+// b1Cut has the ledger ask the distributor to cut the case's supply point
 // at at, with its B1 step 01.
-func atrCut(t *testing.T, s *Store, c activities.CaseRef, at time.Time) activities.DistributorState {
+func b1Cut(t *testing.T, s *Store, c activities.CaseRef, at time.Time) activities.DistributorState {
 	t.Helper()
-	res, err := s.RequestCut(context.Background(), activities.CutInput{Case: c, ApprovedBy: "rocio", At: at, ATR: true, From: atrRetailer})
+	res, err := s.RequestCut(context.Background(), activities.CutInput{Case: c, ApprovedBy: "rocio", At: at, ATR: true, From: b1Retailer})
 	require.NoError(t, err)
 	require.NotNil(t, res.Request)
 	return *res.Request
 }
 
-// atrAnswer is the distributor's answer m to the request of code on the
+// b1Answer is the distributor's answer m to the request of code on the
 // case's supply point, as its file.
-func atrAnswer(t *testing.T, c activities.CaseRef, step, code string, m atr.Message) (string, []byte) {
+func b1Answer(t *testing.T, c activities.CaseRef, step, code string, m atr.Message) (string, []byte) {
 	t.Helper()
-	m.Header = atr.Header{From: atrDistributor, To: atrRetailer, Process: atr.ProcessB1, Step: step, Code: code, Seq: "01",
+	m.Header = atr.Header{From: b1Distributor, To: b1Retailer, Process: atr.ProcessB1, Step: step, Code: code, Seq: "01",
 		RequestedAt: time.Date(2026, 6, 9, 12, 30, 0, 0, calendar.Madrid), CUPS: c.Cups}
 	body, err := atr.Marshal(m)
 	require.NoError(t, err)
@@ -61,14 +61,14 @@ func TestRecordATRAnswer_RefusesAnotherAnswerToTheSameStep(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
-	c := atrCase(t, s, "F-ATR-1", 1)
-	req := atrCut(t, s, c, day(2026, 6, 8, 9))
-	res, err := s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: day(2026, 6, 9, 11), DueBy: day(2026, 6, 10, 11), From: atrRetailer})
+	c := b1Case(t, s, "F-ATR-1", 1)
+	req := b1Cut(t, s, c, day(2026, 6, 8, 9))
+	res, err := s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: day(2026, 6, 9, 11), DueBy: day(2026, 6, 10, 11), From: b1Retailer})
 	require.NoError(t, err)
 	require.Equal(t, activities.RequestCancel, res.Release)
 
 	accepted := func(clock string) (string, []byte) {
-		return atrAnswer(t, c, "04", req.Code, atr.Message{Kind: atr.CancelAccepted, Date: day(2026, 6, 9, 0), Time: clock})
+		return b1Answer(t, c, "04", req.Code, atr.Message{Kind: atr.CancelAccepted, Date: day(2026, 6, 9, 0), Time: clock})
 	}
 	name, body := accepted("10:00:00")
 	first, err := s.RecordATRAnswer(ctx, name, body)
