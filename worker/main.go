@@ -92,6 +92,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 	d := startDistributor(ctx, g, db, c, atrConfig)
+	if err := startStandIn(ctx, g); err != nil {
+		return err
+	}
 	slog.Info("worker started", "task_queue", cfg.TaskQueue)
 	g.Go(func() error {
 		return engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
