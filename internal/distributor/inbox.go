@@ -80,9 +80,10 @@ var ErrTooLarge = fmt.Errorf("larger than %d bytes, the most an ATR message may 
 
 // Import reads the answer file at path. A file of the inbox folder is moved
 // to processed/ or rejected/; a file elsewhere stays where it is. An error
-// leaves the file where it was, to be read again: the ledger or Temporal
-// could not be reached, or the cases were not all told (the answer is then
-// recorded, and Redeliver tells them).
+// before the ledger took the file (it could not be read, or the ledger not
+// reached) leaves it where it was, to be read again. An error telling the
+// cases comes after the file was moved: the answer stays undelivered in the
+// ledger, and Redeliver tells them.
 func (in *Inbox) Import(ctx context.Context, path string) (Result, error) {
 	name := filepath.Base(path)
 	res := Result{File: name, Path: path}
@@ -111,10 +112,12 @@ func (in *Inbox) Import(ctx context.Context, path string) (Result, error) {
 		if !mine {
 			return res, nil
 		}
-		if res.Path, err = moveTo(path, filepath.Join(in.Dir, RejectedDir)); err != nil {
+		moved, err := moveTo(path, filepath.Join(in.Dir, RejectedDir))
+		if err != nil {
 			return res, err
 		}
-		reason := res.Path + ".reason"
+		res.Path = moved
+		reason := moved + ".reason"
 		if err := os.WriteFile(reason, []byte(res.Reason+"\n"), 0o640); err != nil {
 			return res, fmt.Errorf("write %s: %w", reason, err)
 		}
@@ -125,17 +128,19 @@ func (in *Inbox) Import(ctx context.Context, path string) (Result, error) {
 		res.Outcome = Duplicate
 	}
 	if mine {
-		if res.Path, err = moveTo(path, filepath.Join(in.Dir, ProcessedDir)); err != nil {
+		moved, err := moveTo(path, filepath.Join(in.Dir, ProcessedDir))
+		if err != nil {
 			return res, err
 		}
+		res.Path = moved
 	}
 	return res, in.deliver(ctx, res.Delivery)
 }
 
-// Scan reads every file of the folder, in name order: not its folders, nor
-// the files whose name starts with ".". A file that fails is left for the next
-// Scan, and its error is returned with the others once every file was tried.
-// A folder that does not exist yet holds nothing.
+// Scan imports every file of the folder, in name order: not its folders, nor
+// the files whose name starts with ".". The errors of Import are returned
+// together once every file was tried. A folder that does not exist yet holds
+// nothing.
 func (in *Inbox) Scan(ctx context.Context) ([]Result, error) {
 	entries, err := os.ReadDir(in.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
