@@ -111,13 +111,18 @@ func sameContent(path string, body []byte) (bool, error) {
 }
 
 // writeTemp writes body to a new file of dir whose name starts with "." and
-// the name it is for, synced, and returns its path.
+// the name it is for, synced, and returns its path. The file is readable by
+// the folder's group, as the folder is: whoever collects the messages may run
+// as another user of it.
 func writeTemp(dir, name string, body []byte) (string, error) {
 	f, err := os.CreateTemp(dir, "."+name+".*")
 	if err != nil {
 		return "", err
 	}
-	_, err = f.Write(body)
+	err = f.Chmod(0o640)
+	if err == nil {
+		_, err = f.Write(body)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

@@ -39,6 +39,9 @@ func TestSendWritesTheMessageAsItsFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, m.Body, got)
 	require.Equal(t, []string{m.FileName}, names(t, dir), "no temporary file is left behind")
+	st, err := os.Stat(filepath.Join(dir, m.FileName))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o640), st.Mode().Perm(), "readable by the folder's group")
 }
 
 func TestSendAgainIsHarmless(t *testing.T) {
