@@ -39,6 +39,15 @@ Cuts desk:
   release INVOICE [--by NAME]
   attention [--json]             cases flagged NeedsAttention, with why
 
+Distributor (ATR B1 messages):
+  atr import FILE...             answer files read by hand, as the worker reads its inbox: processed,
+                                 duplicate or rejected with why (exit 1 if any is rejected); moved only
+                                 when in the inbox folder
+  atr pending [--overdue] [--json]   requests without their answer, power limitations to do, rejected
+                                 files; --overdue: only the requests past their bound
+  atr clear-protection CUPS --reason TEXT [--by NAME]   the supply may be cut again
+  atr limit-done ID [--by NAME]  a power limitation was carried out
+
 Imports (xlsx, or ';'-separated csv; --dry-run validates only, --json prints JSON):
   import FILE [--sheet NAME] [--dry-run] [--json] [--policy P]   TRADE export of returned invoices
   contracts FILE [--sheet NAME] [--dry-run] [--json]             TRADE contracts
@@ -84,6 +93,7 @@ var commands = map[string]command{
 	"report":          cmdReport,
 	"summary":         cmdSummary,
 	"attention":       cmdAttention,
+	"atr":             cmdATR,
 }
 
 func main() {

@@ -13,12 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/cases"
 	"github.com/elega/impagos/internal/codec"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/mail"
 	"github.com/elega/impagos/internal/mailevents"
@@ -78,6 +80,10 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	atrConfig, err := distributor.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if err := startCodecServer(ctx, g); err != nil {
 		return err
@@ -85,12 +91,17 @@ func run(ctx context.Context) error {
 	if err := startMailEvents(ctx, g, db); err != nil {
 		return err
 	}
+	d := startDistributor(ctx, g, db, c, atrConfig)
+	if err := startStandIn(ctx, g); err != nil {
+		return err
+	}
 	slog.Info("worker started", "task_queue", cfg.TaskQueue)
 	g.Go(func() error {
 		return engine.RunWorker(ctx, c, cfg.TaskQueue, &activities.Activities{
 			Store: db, Retailer: cfg.Retailer, Mailer: mailer, CutsDeskEmail: cfg.CutsDeskEmail, ConfirmGrace: grace,
-			Holidays: extra,
-			Cases:    cases.Checker{Client: c},
+			Holidays:    extra,
+			Cases:       cases.Checker{Client: c},
+			Distributor: d, REECode: atrConfig.REECode,
 		})
 	})
 	err = g.Wait()
@@ -158,4 +169,40 @@ func startMailEvents(ctx context.Context, g *errgroup.Group, db *store.Store) er
 		return nil
 	})
 	return nil
+}
+
+// startDistributor returns the outbox folder the ATR messages leave by, nil
+// without IMPAGOS_ATR_OUTBOX (they stay in the ledger, unsent), and polls the
+// folders for as long as the worker runs: the answers of the inbox folder
+// (IMPAGOS_ATR_INBOX) reach their cases, and what the ledger holds unsent
+// leaves even when the case that committed it was cut short.
+func startDistributor(ctx context.Context, g *errgroup.Group, db *store.Store, c client.Client, cfg distributor.Config) activities.Distributor {
+	if cfg.REECode == "" {
+		slog.Warn(distributor.EnvREECode + " not set: the ledger writes no B1 message without our code at REE, so it refuses every cut (invalid_request)")
+	}
+	var d activities.Distributor
+	var send func(context.Context) error
+	if cfg.Outbox == "" {
+		slog.Warn(distributor.EnvOutbox + " not set: the messages to the distributor stay in the ledger, unsent (starter atr pending)")
+	} else {
+		folder := distributor.Folder{Dir: cfg.Outbox}
+		d = folder
+		send = func(ctx context.Context) error {
+			_, err := activities.SendPending(ctx, db, folder, 0)
+			return err
+		}
+	}
+	var in *distributor.Inbox
+	if cfg.Inbox != "" {
+		in = &distributor.Inbox{Dir: cfg.Inbox, Store: db, Signaler: c}
+	}
+	if in == nil && send == nil {
+		return d
+	}
+	slog.Info("distributor folders", "outbox", cfg.Outbox, "inbox", cfg.Inbox, "poll", cfg.Poll.String())
+	g.Go(func() error {
+		distributor.Run(ctx, in, cfg.Poll, send)
+		return nil
+	})
+	return d
 }

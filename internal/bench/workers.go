@@ -340,12 +340,14 @@ func (b *bench) deleteSchedule(queue string) error {
 }
 
 // workerEnv is the environment of the bench without what would make the
-// worker send real e-mail or listen on the stack's codec port.
+// worker send real e-mail, listen on the stack's codec port, or share the
+// stack's distributor folders from a ledger of its own (it would take the
+// stack's answers for files no request of its own explains).
 func workerEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "SENDGRID_") || strings.HasPrefix(k, "IMPAGOS_CODEC_") {
+		if strings.HasPrefix(k, "SENDGRID_") || strings.HasPrefix(k, "IMPAGOS_CODEC_") || strings.HasPrefix(k, "IMPAGOS_ATR_") {
 			continue
 		}
 		out = append(out, kv)

@@ -104,6 +104,21 @@ func (c Calendar) NextCutDay(d time.Time) time.Time {
 	return Date(y, m, dd)
 }
 
+// AddWorkingDays returns the n-th working day after d's date in Madrid, as
+// midnight Madrid time of that day: the distributor's bounds are counted so.
+// For n of 0 or less it is d's date.
+func (c Calendar) AddWorkingDays(d time.Time, n int) time.Time {
+	day := civil(d)
+	for n > 0 {
+		day = day.AddDate(0, 0, 1)
+		if c.working(day) {
+			n--
+		}
+	}
+	y, m, dd := day.Date()
+	return Date(y, m, dd)
+}
+
 // civil returns d's calendar date in Madrid as midnight UTC. Day arithmetic
 // happens in UTC, where every day has 24 hours, so the DST changes in Madrid
 // cannot shift a date.

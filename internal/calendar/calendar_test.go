@@ -230,6 +230,41 @@ func TestNextCutDay(t *testing.T) {
 	}
 }
 
+func TestAddWorkingDays(t *testing.T) {
+	regional, err := ParseHolidays(strings.NewReader("2026-03-19 San José\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	national, withSanJose := New(), New(regional...)
+	tests := []struct {
+		name string
+		cal  Calendar
+		from time.Time
+		n    int
+		want string
+	}{
+		{"none is the day itself", national, time.Date(2026, 3, 11, 18, 30, 0, 0, Madrid), 0, "2026-03-11"},
+		{"Wednesday plus one", national, Date(2026, 3, 11), 1, "2026-03-12"},
+		{"Friday plus one is Monday", national, Date(2026, 3, 6), 1, "2026-03-09"},
+		{"from a Saturday", national, Date(2026, 3, 7), 1, "2026-03-09"},
+		{"five from a Monday is the next Monday", national, Date(2026, 3, 9), 5, "2026-03-16"},
+		{"a regional holiday is skipped", withSanJose, Date(2026, 3, 18), 1, "2026-03-20"},
+		{"not where it is not one", national, Date(2026, 3, 18), 1, "2026-03-19"},
+		{"Good Friday and the weekend", national, Date(2026, 4, 2), 1, "2026-04-06"},
+		{"late UTC evening is the next Madrid day", national, time.Date(2026, 3, 11, 23, 30, 0, 0, time.UTC), 1, "2026-03-13"},
+		{"across the new year", national, Date(2026, 12, 30), 2, "2027-01-04"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.cal.AddWorkingDays(tt.from, tt.n)
+			want := day(t, tt.want)
+			if !got.Equal(want) || got.Location() != Madrid {
+				t.Errorf("AddWorkingDays(%v, %d) = %v, want %v", tt.from, tt.n, got, want)
+			}
+		})
+	}
+}
+
 // TestEveryDay walks 2026 and 2027 and checks the definitions against a
 // holiday list written by hand, with and without a regional holiday.
 func TestEveryDay(t *testing.T) {

@@ -27,6 +27,10 @@
 //	                      IMPAGOS_MAIL_CONFIRM_GRACE (default 30m): settling e-mails whose sending was cut
 //	                      short, and IMPAGOS_MAIL_EVENTS_KEEP (default 180d) (see internal/mailevents)
 //	IMPAGOS_RETAILER_NAME, _TAX_ID, _ADDRESS, _PHONE, _EMAIL, _IBAN: the retailer printed in every notice
+//	IMPAGOS_ATR_OUTBOX    folder the distributor collects our ATR B1 messages from (unset: they stay in the
+//	                      ledger, unsent); IMPAGOS_ATR_INBOX, the folder it leaves its answers in, read every
+//	                      IMPAGOS_ATR_POLL (default 2s); IMPAGOS_ATR_REE_CODE, our 4-digit code at REE, the
+//	                      sender of every message, required with an outbox (see internal/distributor)
 //	IMPAGOS_PAYLOAD_KEY   (or IMPAGOS_PAYLOAD_KEY_FILE) encrypts what cases send to Temporal;
 //	                      with IMPAGOS_PAYLOAD_PREVIOUS_KEYS, IMPAGOS_CODEC_ADDR (the worker serves the
 //	                      Web UI's codec server there), IMPAGOS_CODEC_CORS_ORIGIN, IMPAGOS_CODEC_AUTH_TOKEN

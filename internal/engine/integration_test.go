@@ -317,7 +317,9 @@ func TestWorkerKilledMidCaseLosesNothingAndRepeatsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "IMPAGOS_TASK_QUEUE="+s.queue)
+		// The stack's worker plays the distributor already: a second stand-in
+		// on the same folders would answer every request twice.
+		cmd.Env = append(os.Environ(), "IMPAGOS_TASK_QUEUE="+s.queue, "IMPAGOS_ATR_STANDIN=0")
 		cmd.Stdout, cmd.Stderr = f, f
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

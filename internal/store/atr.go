@@ -291,6 +291,19 @@ func (s *Store) RecordATRAnswer(ctx context.Context, file string, body []byte) (
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
+		// The ledger keeps one answer per step and sequence of a request: another
+		// file saying something else of the same step is for a person to read.
+		var earlier string
+		err = tx.QueryRow(ctx, `SELECT file_name FROM atr_messages WHERE direction = 'in' AND file_name = $1`,
+			atr.FileName(m.Header)).Scan(&earlier)
+		if err == nil {
+			refusal = &ATRFileError{File: file, Element: "SecuencialDeSolicitud", Reason: fmt.Sprintf(
+				"la solicitud %s ya tiene otra respuesta distinta al paso %s con el secuencial %s (%s)", m.Code, m.Step, m.Seq, earlier)}
+			return errRefused
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
 		var id, cutID int64
 		var cups, distributor, status string
 		q := `SELECT id, cut_id, cups, distributor, status FROM distributor_requests

@@ -102,6 +102,9 @@ type PowerLimit struct {
 	RequestedAt time.Time `db:"requested_at"`
 	Status      string    `db:"status"`
 	CreatedAt   time.Time `db:"created_at"`
+	// DoneAt and DoneBy record the clerk who carried it out (MarkPowerLimitDone).
+	DoneAt *time.Time `db:"done_at"`
+	DoneBy string     `db:"done_by"`
 }
 
 // PowerLimits lists the power limits requested for a CUPS, or for every CUPS
