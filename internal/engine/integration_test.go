@@ -20,6 +20,7 @@ import (
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/cases"
 	"github.com/elega/impagos/internal/cups"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/internal/store"
@@ -28,15 +29,19 @@ import (
 
 // These tests run the real thing: a Temporal server (the dev server of make up,
 // or whatever TEMPORAL_ADDRESS names) and the real Postgres of DATABASE_URL.
-// Each test has its own task queue, invoices and supply points, so they do not
-// meet the worker of the running stack nor each other.
+// Each test has its own task queue, invoices and supply points, a schema of
+// its own in the database and a distributor of its own (folders and a
+// stand-in), so they do not meet the worker of the running stack nor each
+// other.
 
 type stack struct {
 	t     *testing.T
 	ctx   context.Context
 	c     client.Client
 	db    *store.Store
+	dsn   string // the database on the test's schema
 	queue string
+	dist  *distributor.Local
 }
 
 func newStack(t *testing.T) *stack {
@@ -47,12 +52,21 @@ func newStack(t *testing.T) *stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 	cfg := engine.FromEnv()
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, drop, err := store.OpenIsolated(ctx, cfg.DatabaseURL, "engine_test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(db.Close)
-	if err := db.Migrate(ctx); err != nil {
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("drop the test's schema: %v", err)
+		}
+	})
+	schema, err := db.Schema(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := store.WithSearchPath(cfg.DatabaseURL, schema)
+	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := engine.Dial(ctx)
@@ -60,7 +74,24 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &stack{t: t, ctx: ctx, c: c, db: db, queue: "impagos-test-" + token(6)}
+	s := &stack{t: t, ctx: ctx, c: c, db: db, dsn: dsn, queue: "impagos-test-" + token(6)}
+	// The distributor accepts a request at once and cuts a tenth of a second
+	// later: a day of the test policy.
+	s.dist = distributor.NewLocal(t.TempDir(), db, c, 0, 100*time.Millisecond)
+	return s
+}
+
+// runDistributor runs the test's distributor until the test ends.
+func (s *stack) runDistributor() {
+	ctx, cancel := context.WithCancel(s.ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.dist.Run(ctx) }()
+	s.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			s.t.Error(err)
+		}
+	})
 }
 
 // runWorker runs an in-process worker until the test ends.
@@ -68,8 +99,10 @@ func (s *stack) runWorker() {
 	ctx, cancel := context.WithCancel(s.ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- engine.RunWorker(ctx, s.c, s.queue, &activities.Activities{Store: s.db, Retailer: notice.DefaultRetailer})
+		done <- engine.RunWorker(ctx, s.c, s.queue, &activities.Activities{Store: s.db, Retailer: notice.DefaultRetailer,
+			Distributor: s.dist.Folder, REECode: distributor.LocalREECode})
 	}()
+	s.runDistributor()
 	s.t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -317,9 +350,11 @@ func TestWorkerKilledMidCaseLosesNothingAndRepeatsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(bin)
-		// The stack's worker plays the distributor already: a second stand-in
-		// on the same folders would answer every request twice.
-		cmd.Env = append(os.Environ(), "IMPAGOS_TASK_QUEUE="+s.queue, "IMPAGOS_ATR_STANDIN=0")
+		// The worker on the test's schema sends the B1 messages to the test's
+		// distributor, which the test runs: not to the stack's folders.
+		cmd.Env = append(os.Environ(), "IMPAGOS_TASK_QUEUE="+s.queue, "DATABASE_URL="+s.dsn,
+			"IMPAGOS_ATR_OUTBOX="+s.dist.Folder.Dir, "IMPAGOS_ATR_INBOX=", "IMPAGOS_ATR_STANDIN=0",
+			"IMPAGOS_ATR_REE_CODE="+distributor.LocalREECode)
 		cmd.Stdout, cmd.Stderr = f, f
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -328,6 +363,7 @@ func TestWorkerKilledMidCaseLosesNothingAndRepeatsNothing(t *testing.T) {
 		return cmd
 	}
 	w := start()
+	s.runDistributor()
 	supply := newCups(t)
 	// A day lasts half a second here, not a tenth: the case's clock runs on
 	// while no worker is alive and the new one starts, and at a tenth of a

@@ -45,6 +45,17 @@ func OpenIsolated(ctx context.Context, databaseURL, prefix string) (*Store, func
 	return nil, nil, err
 }
 
+// WithSearchPath is the connection string dsn, in URL or keyword/value
+// form, on the schema: for a process that must share an isolated store.
+func WithSearchPath(dsn, schema string) (string, error) { return withSearchPath(dsn, schema) }
+
+// Schema is the schema the store works on.
+func (s *Store) Schema(ctx context.Context) (string, error) {
+	var schema string
+	err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema)
+	return schema, err
+}
+
 // withSearchPath adds search_path to a connection string in URL or
 // keyword/value form.
 func withSearchPath(dsn, schema string) (string, error) {
