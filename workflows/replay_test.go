@@ -105,15 +105,64 @@ var want = map[string]struct {
 	stages  []Stage
 	signals []string
 	cut     bool
+	// uncut: a cut was asked of the distributor and never carried out.
+	uncut bool
 	// versions are the changes (workflow.GetVersion ids) whose markers the
 	// history holds: it took their new branch. The *_before_delivery files
 	// were recorded before the deliver-notices change.
 	versions []string
 }{
+	// Recorded with distributorATR: the cut is asked of the distributor by a
+	// B1 message and follows its answers (signal distributor): cut_requested
+	// until its 05, the reconnection until its 04.
+	"domestic_cut_reconnect": {
+		stages: []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutBlocked, StageCutScheduled, StageCutReview,
+			StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
+		cut:      true,
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_updates_hold_cut_reconnect": {
+		// hold, paid, release, approve-cut and paid came as updates.
+		stages: []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview,
+			StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
+		signals:  []string{SignalProofRecorded, SignalDistributor, SignalDistributor, SignalDistributor},
+		cut:      true,
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_hold_partial_reconnect": {
+		stages: []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview,
+			StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
+		signals: []string{SignalHold, SignalPaid, SignalRelease, SignalProofRecorded, SignalApproveCut,
+			SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
+		cut:      true,
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_atr_cut_reconnect": {
+		stages: []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCut,
+			StageReconnectRequested, StageReconnected},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
+		cut:      true,
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_atr_paid_before_the_cut": {
+		// Paid after the 02: the 03 cancels the request, and the 04 closes it.
+		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCutCancelRequested, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalPaid, SignalDistributor},
+		uncut:    true,
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_atr_rejected_essential": {
+		// Rejected with code 32: the supply point flagged, the case held for good.
+		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCutReview, StageOnHold, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalPaid},
+		uncut:    true,
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
 	// Recorded with cutSafety: the proof of the formal notice (cut_blocked until
 	// a clerk records it), the contract read before every notice, the ledger's
 	// check of the cut, the clerks' updates.
-	"domestic_cut_reconnect": {
+	"domestic_cut_reconnect_before_distributor": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutBlocked, StageCutScheduled, StageCutReview, StageCut, StageReconnecting, StageReconnected},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
 		cut:      true,
@@ -122,16 +171,21 @@ var want = map[string]struct {
 	"business_paid_before_cut": {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalPaid},
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_paid_before_cut_before_distributor": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"business_updates_hold_cut_reconnect": {
+	"business_updates_hold_cut_reconnect_before_distributor": {
 		// hold, paid, release, approve-cut and paid came as updates.
 		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview, StageCut, StageReconnecting, StageReconnected},
 		signals:  []string{SignalProofRecorded},
 		cut:      true,
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"business_hold_partial_reconnect": {
+	"business_hold_partial_reconnect_before_distributor": {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview, StageCut, StageReconnecting, StageReconnected},
 		signals:  []string{SignalHold, SignalPaid, SignalRelease, SignalProofRecorded, SignalApproveCut, SignalPaid},
 		cut:      true,
@@ -140,9 +194,19 @@ var want = map[string]struct {
 	"business_essential_after_approval_paid": {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageOnHold, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_essential_after_approval_paid_before_distributor": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageOnHold, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
 	"business_essential_hold_paid": {
+		stages:   []Stage{StageChecking, StageNotice3, StageOnHold, StagePaid},
+		signals:  []string{SignalPaid},
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_essential_hold_paid_before_distributor": {
 		stages:   []Stage{StageChecking, StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
@@ -150,9 +214,19 @@ var want = map[string]struct {
 	"domestic_partial_payment_paid": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StagePaid},
 		signals:  []string{SignalPaid, SignalPaid},
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"domestic_partial_payment_paid_before_distributor": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StagePaid},
+		signals:  []string{SignalPaid, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
 	"domestic_protected_hold_paid": {
+		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageOnHold, StageNotice3, StageOnHold, StagePaid},
+		signals:  []string{SignalRelease, SignalPaid},
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"domestic_protected_hold_paid_before_distributor": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageOnHold, StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalRelease, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
@@ -160,9 +234,18 @@ var want = map[string]struct {
 	"needs_contact_released_paid": {
 		stages:   []Stage{StageChecking, StageNeedsContact, StageNotice1, StagePaid},
 		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"needs_contact_released_paid_before_distributor": {
+		stages:   []Stage{StageChecking, StageNeedsContact, StageNotice1, StagePaid},
+		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
 	"paid_before_first_notice": {
+		stages:   []Stage{StageChecking, StagePaid},
+		versions: []string{cutSafety, distributorATR},
+	},
+	"paid_before_first_notice_before_distributor": {
 		stages:   []Stage{StageChecking, StagePaid},
 		versions: []string{cutSafety},
 	},
@@ -277,8 +360,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if got.Result.PaidCents != got.AmountDue {
 				t.Errorf("paid %d of %d cents", got.Result.PaidCents, got.AmountDue)
 			}
-			if cut := got.Cuts > 0; cut != w.cut || cut != (got.Result.CutAt != nil) {
-				t.Errorf("%d cut requests, cut at %v; want cut %v", got.Cuts, got.Result.CutAt, w.cut)
+			if requested := got.Cuts > 0; requested != (w.cut || w.uncut) || w.cut != (got.Result.CutAt != nil) {
+				t.Errorf("%d cut requests, cut at %v; want cut %v, requested and not cut %v", got.Cuts, got.Result.CutAt, w.cut, w.uncut)
 			}
 			if !slices.Equal(got.Versions, w.versions) {
 				t.Errorf("version markers %v, want %v", got.Versions, w.versions)

@@ -130,8 +130,12 @@ func (s *stack) newCase(segment, supply string, amount int64) string {
 
 // contractOf is a reachable contract of the invoice's customer.
 func contractOf(invoice, segment, supply string) activities.Contract {
+	tax := "12345678Z"
+	if segment == activities.SegmentBusiness {
+		tax = "B12345674"
+	}
 	return activities.Contract{
-		Customer: "Cliente " + invoice, Cups: supply, Segment: segment, Phone: "+34600000000", Email: "cliente@example.com",
+		Customer: "Cliente " + invoice, TaxID: tax, Cups: supply, Segment: segment, Phone: "+34600000000", Email: "cliente@example.com",
 	}
 }
 

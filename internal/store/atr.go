@@ -44,6 +44,9 @@ func (s *Store) requestCutATR(ctx context.Context, tx pgx.Tx, in activities.CutI
 	if err != nil {
 		return nil, nil, err
 	}
+	if customer.ID == "" {
+		return nil, refuse(RefusedInvalidRequest, nil, "el contrato del CUPS %s no tiene el NIF/CIF del cliente, sin el que la distribuidora no acepta la solicitud B1", c.Cups), nil
+	}
 	if day.IsZero() {
 		day = madridDay(in.At)
 	}

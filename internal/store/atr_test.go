@@ -123,6 +123,15 @@ func TestATR_AMessageThatCannotBeWrittenRefusesTheCut(t *testing.T) {
 	_, err := s.RequestCut(context.Background(), in)
 	requireRefused(t, s, err, RefusedInvalidRequest, "")
 	require.Zero(t, count(t, s, `SELECT count(*) FROM atr_messages`))
+
+	// A contract without the customer's NIF/CIF: the request names no one.
+	k := business(atrCups)
+	k.TaxID = ""
+	require.NoError(t, s.UpsertContract(context.Background(), k))
+	in.From = "0999"
+	_, err = s.RequestCut(context.Background(), in)
+	r := requireRefused(t, s, err, RefusedInvalidRequest, "")
+	require.Contains(t, r.Detail, "NIF/CIF")
 }
 
 // The distributor's answers move the request forward only, once per file;
@@ -158,7 +167,9 @@ func TestATR_AnswersMoveTheRequestForwardOnce(t *testing.T) {
 	require.Equal(t, 1, count(t, s, `SELECT count(*) FROM cuts WHERE executed_on = '2026-02-11'`))
 
 	_, err = s.RecordATRAnswer(ctx, "c.xml", answerFile(t, code, "02", atr.Rejected, day(2026, 2, 12, 0), "64"))
-	requireFileRefused(t, err, "CodigoDePaso")
+	requireFileRefused(t, err, "SecuencialDeSolicitud") // a second, different 02
+	_, err = s.RecordATRAnswer(ctx, "c7.xml", answerFile(t, code, "07", atr.Rejected, day(2026, 2, 12, 0), "64"))
+	requireFileRefused(t, err, "CodigoDePaso") // refused after the field work, but the cut was carried out
 	_, err = s.RecordATRAnswer(ctx, "d.xml", answerFile(t, "000000009999", "02", atr.Accepted, day(2026, 2, 12, 0)))
 	requireFileRefused(t, err, "CodigoDeSolicitud")
 	_, err = s.RecordATRAnswer(ctx, "e.xml", []byte("<MensajeAceptacionBajaSuspension>"))
