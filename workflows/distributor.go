@@ -22,18 +22,6 @@ import (
 // distributorATR is the change id of the cases that follow the distributor's answers.
 const distributorATR = "distributor-atr"
 
-// addWorkingDays is the n-th working day of cal after day.
-func addWorkingDays(cal calendar.Calendar, day time.Time, n int) time.Time {
-	d := calendar.Date(day.In(calendar.Madrid).Date())
-	for n > 0 {
-		d = d.AddDate(0, 0, 1)
-		if cal.IsWorkingDay(d) {
-			n--
-		}
-	}
-	return d
-}
-
 // onDistributor takes an answer of the distributor, once per answer.
 func (c *invoiceCase) onDistributor(ctx workflow.Context, s activities.DistributorAnswer) {
 	if c.answersSeen[s.MessageID] {
@@ -135,9 +123,9 @@ func (c *invoiceCase) followCut(ctx workflow.Context, req activities.Distributor
 func (c *invoiceCase) answerDue(r activities.DistributorState) time.Time {
 	p := c.in.Policy
 	if r.Status == activities.RequestAccepted && r.PlannedOn != nil {
-		return p.at(addWorkingDays(c.cal, *r.PlannedOn, p.ExecuteWithinWorkingDays))
+		return p.at(c.cal.AddWorkingDays(*r.PlannedOn, p.ExecuteWithinWorkingDays))
 	}
-	return p.at(addWorkingDays(c.cal, c.requestedAt, p.AnswerWithinWorkingDays))
+	return p.at(c.cal.AddWorkingDays(c.requestedAt, p.AnswerWithinWorkingDays))
 }
 
 // awaitAnswer waits for an answer of the distributor until due; past it, the
@@ -326,7 +314,7 @@ func (c *invoiceCase) release(ctx workflow.Context, res activities.SettleResult,
 			}
 			continue
 		}
-		bound := c.in.Policy.at(addWorkingDays(c.cal, paidAt, c.in.Policy.AnswerWithinWorkingDays))
+		bound := c.in.Policy.at(c.cal.AddWorkingDays(paidAt, c.in.Policy.AnswerWithinWorkingDays))
 		next := "anulación aceptada por la distribuidora (paso 04)"
 		if c.st.Stage == StageReconnectRequested {
 			bound, next = due, "reconexión aceptada por la distribuidora (paso 04)"

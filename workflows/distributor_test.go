@@ -397,16 +397,6 @@ func TestDistributor_ReconnectionOverdueRaisesAttention(t *testing.T) {
 	require.True(t, late.AttentionSince.After(*late.ReconnectDueAt) || late.AttentionSince.Equal(*late.ReconnectDueAt))
 }
 
-// addWorkingDays skips weekends and the supply's holidays.
-func TestAddWorkingDays(t *testing.T) {
-	cal := calendar.New()
-	// Friday 1 May 2026 is a holiday; from Thursday 30 April, 2 working days
-	// are Monday 4 and Tuesday 5 May.
-	got := addWorkingDays(cal, calendar.Date(2026, time.April, 30), 2)
-	requireSameDay(t, calendar.Date(2026, time.May, 5), got, "two working days after 30 April")
-	require.Equal(t, calendar.Date(2026, time.April, 30), addWorkingDays(cal, calendar.Date(2026, time.April, 30), 0))
-}
-
 // A case started before the distributor spoke ATR keeps its path when it
 // reaches its cut: its request carries no ATR message, and it is cut when the
 // request is written.
