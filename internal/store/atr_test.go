@@ -315,3 +315,34 @@ func TestATR_BreachRecordedOnce(t *testing.T) {
 	require.Equal(t, "cortó en viernes", st.Breach)
 	require.Equal(t, calendar.Madrid, st.PlannedOn.Location())
 }
+
+// The cuts desk's e-mail hears of the distributor's breaches and of the
+// reconnections it has not accepted by their due time.
+func TestATR_DistributorAlertsForTheCutsDesk(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	c, _, res := atrCut(t, s, "F-1")
+	alerts, err := s.DistributorAlerts(ctx)
+	require.NoError(t, err)
+	require.Empty(t, alerts)
+
+	require.NoError(t, s.RecordBreach(ctx, activities.BreachInput{Case: c, RequestID: res.Request.RequestID,
+		What: "cortó el viernes 13/02/2026", At: day(2026, 2, 13, 9)}))
+	_, err = s.RecordATRAnswer(ctx, "b.xml", answerFile(t, res.Request.Code, "05", atr.Activated, day(2026, 2, 10, 0)))
+	require.NoError(t, err)
+	// Paid, and the reconnection due by a moment already past.
+	_, err = s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: time.Now().Add(-72 * time.Hour),
+		DueBy: time.Now().Add(-time.Hour), From: "0999"})
+	require.NoError(t, err)
+
+	alerts, err = s.DistributorAlerts(ctx)
+	require.NoError(t, err)
+	require.Len(t, alerts, 2)
+	kinds := []string{alerts[0].Kind, alerts[1].Kind}
+	require.ElementsMatch(t, []string{activities.AlertBreach, activities.AlertReconnectOverdue}, kinds)
+	text := activities.DistributorAlertsText(alerts)
+	require.Contains(t, text, "incumplimiento")
+	require.Contains(t, text, "reconexión fuera de plazo")
+	require.Contains(t, text, res.Request.Code)
+}
