@@ -168,6 +168,17 @@ func printState(out io.Writer, st workflows.State) {
 	if st.CutAt != nil {
 		fmt.Fprintf(out, "Cut:         %s (approved by %s)\n", when(st.CutAt, "02/01/2006 15:04"), st.CutApprovedBy)
 	}
+	for _, r := range []*activities.DistributorState{st.Request, st.Release} {
+		if r != nil {
+			fmt.Fprintf(out, "Distributor: %s\n", distributorLine(r))
+		}
+	}
+	if st.ReconnectDueAt != nil {
+		fmt.Fprintf(out, "Reconnect by: %s\n", when(st.ReconnectDueAt, "02/01/2006 15:04"))
+	}
+	if st.Breach != "" {
+		fmt.Fprintf(out, "BREACH:      %s\n", st.Breach)
+	}
 	if st.ReconnectAt != nil {
 		fmt.Fprintf(out, "Reconnected: %s\n", when(st.ReconnectAt, "02/01/2006 15:04"))
 	}
@@ -555,4 +566,20 @@ func whoami() string {
 		}
 	}
 	return "desconocido"
+}
+
+// distributorLine says where a request to the distributor stands: its kind,
+// B1 code, status and the dates the distributor gave.
+func distributorLine(r *activities.DistributorState) string {
+	line := fmt.Sprintf("%s B1 %s %s", r.Kind, r.Code, r.Status)
+	if r.PlannedOn != nil {
+		line += ", planned " + when(r.PlannedOn, "02/01/2006")
+	}
+	if r.ExecutedOn != nil {
+		line += ", executed " + when(r.ExecutedOn, "02/01/2006")
+	}
+	for _, rj := range r.Rejections {
+		line += fmt.Sprintf(", rejected %s %s (%s)", rj.Code, rj.Text, rj.Class)
+	}
+	return line
 }
