@@ -31,6 +31,7 @@ import (
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/cases"
 	"github.com/elega/impagos/internal/codec"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/mail"
 	"github.com/elega/impagos/internal/notice"
@@ -94,8 +95,11 @@ func TestSecretsStayOutOfLogsAndTemporal(t *testing.T) {
 	go func() {
 		done <- engine.RunWorker(ctx, s.c, s.queue, &activities.Activities{
 			Store: s.db, Retailer: notice.DefaultRetailer, Mailer: mail.NewSender(mail.ConfigFromEnv()),
+			Distributor: s.dist.Folder, REECode: distributor.LocalREECode,
 		})
 	}()
+	// The case is cut and reconnected: the test's distributor answers.
+	s.runDistributor()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -108,7 +112,7 @@ func TestSecretsStayOutOfLogsAndTemporal(t *testing.T) {
 	email := "zoraida." + token(3) + "@example.com"
 	supply := newCups(t)
 	if err := s.db.UpsertContract(s.ctx, activities.Contract{
-		Customer: customer, Cups: supply, Segment: activities.SegmentBusiness, Phone: "+34600000000", Email: email,
+		Customer: customer, TaxID: "B12345674", Cups: supply, Segment: activities.SegmentBusiness, Phone: "+34600000000", Email: email,
 	}); err != nil {
 		t.Fatal(err)
 	}
