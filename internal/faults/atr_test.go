@@ -28,13 +28,16 @@ import (
 // distributor would, and keeps its state outside the outbox.
 
 // The stand-in's delays: it accepts a request (02, 04) standinAccept after
-// it sees it and cuts (05) standinActivate after the acceptance. A day of
-// the suite's policy lasts 0.3 s, so the cut takes about four days of case
-// time: a case paid while its cut is only requested usually has its request
-// cancelled (03) before the distributor cuts.
+// it sees it and cuts (05) standinActivate after the acceptance, about three
+// days of the suite's case time (a day lasts 0.3 s). That leaves a case paid
+// as soon as its cut is requested the time to have the request cancelled (03)
+// before the distributor cuts, most of the time; a case whose 05 comes past
+// its bound raises NeedsAttention and asks the ledger, as with a slow
+// distributor. Longer delays have most cut cases do so, more load on a busy
+// machine.
 const (
-	standinAccept   = 300 * time.Millisecond
-	standinActivate = time.Second
+	standinAccept   = 200 * time.Millisecond
+	standinActivate = 800 * time.Millisecond
 	// atrPoll is how often the worker reads the inbox and sends what the
 	// ledger holds unsent, and how often the stand-in reads the outbox.
 	atrPoll = 100 * time.Millisecond
