@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/cases"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/internal/store"
@@ -41,11 +43,13 @@ func fastPolicy() workflows.Policy {
 
 // startLifecycle starts figure 3: a domestic and a business case on the
 // lifecycle policy, run by a worker inside the bench on a task queue of their
-// own, and a driver that plays the clerks, the cuts desk and the customer: it
+// own with a distributor of their own (distributor.Local: folders under the
+// run's directory and a stand-in answering at once), and a driver that plays
+// the clerks, the cuts desk and the customer: it
 // records the proof of the formal notice as soon as it is sent, approves each
 // cut as soon as it is under review and pays as soon as it is cut. Its
-// load (a few activities every few seconds) is too small to move the other
-// figures, which it overlaps.
+// load (a few activities every few seconds, and the distributor's folders
+// read every 50 ms) is too small to move the other figures, which it overlaps.
 func (b *bench) startLifecycle(ctx context.Context) (*lifecycleRun, error) {
 	db, _, err := b.isolated(ctx, "bench_cases")
 	if err != nil {
@@ -58,12 +62,17 @@ func (b *bench) startLifecycle(ctx context.Context) (*lifecycleRun, error) {
 		}
 	}
 	queue := b.queue("lifecycle")
+	// A distributor of the cases' own: folders under the run's directory,
+	// the loop over them and a stand-in that answers at once.
+	dist := distributor.NewLocal(filepath.Join(b.tmp, "lifecycle-atr"), db, b.c, 0, 0)
 	wctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
+	stopped := make(chan error, 2)
 	go func() {
-		stopped <- engine.RunWorker(wctx, b.c, queue, &activities.Activities{Store: db, Retailer: notice.DefaultRetailer})
+		stopped <- engine.RunWorker(wctx, b.c, queue, &activities.Activities{Store: db, Retailer: notice.DefaultRetailer,
+			Distributor: dist.Folder, REECode: distributor.LocalREECode})
 	}()
-	b.onClose(func() error { cancel(); return <-stopped })
+	go func() { stopped <- dist.Run(wctx) }()
+	b.onClose(func() error { cancel(); return errors.Join(<-stopped, <-stopped) })
 
 	l := &lifecycleRun{b: b, db: db, done: make(chan error, 1)}
 	type run struct {

@@ -7,7 +7,9 @@
 // It needs Postgres and the Temporal CLI in bin/ (make up provides both) and
 // starts everything else itself: a Temporal dev server of its own, in memory
 // (not the stack's, which serves everyone's tests), the real worker built
-// from ./worker, and isolated schemas for its rows. Its cases run in the
+// from ./worker (with distributor folders under the run's directory and the
+// stand-in answering in the distributor's place, never the stack's), and
+// isolated schemas for its rows. Its cases run in the
 // namespace impagos-bench. When it ends, the worker and the server are
 // stopped and the schemas dropped. With -temporal stack it runs on
 // TEMPORAL_ADDRESS instead, in that namespace, and terminates what is still
@@ -23,9 +25,11 @@
 //  2. starts: cases started through cases.Start, against bare ExecuteWorkflow
 //     of a no-op workflow, at the same concurrency.
 //  3. lifecycle: history length and billable actions of a domestic and a
-//     business case run from start to reconnection.
+//     business case run from start to reconnection, the distributor's
+//     answers included.
 //  4. paid→reconnect: from sending paid to a cut case until its reconnection
-//     request is stored, with other cases open.
+//     request is stored, and until the distributor's acceptance of it is
+//     read, with other cases open.
 //  5. report: the rows per second and peak RSS of a 100,000-row workbook.
 //  6. worker memory: the worker's RSS with thousands of cases asleep.
 //

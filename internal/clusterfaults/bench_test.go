@@ -25,6 +25,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/store"
 	"github.com/elega/impagos/workflows"
@@ -39,8 +40,9 @@ const benchNamespace = "impagos-cluster-bench"
 // IMPAGOS_BENCH_STARTERS concurrent cases.Start calls (default 32), first on
 // the cluster (TEMPORAL_ADDRESS) and then on the dev server
 // (IMPAGOS_BENCH_DEV_ADDRESS, default 127.0.0.1:7233), each time with two
-// worker processes of the bench's own on a task queue of its own and rows in
-// a schema of its own. It reports for each the start rate, and the
+// worker processes of the bench's own on a task queue of its own, rows in a
+// schema of its own and a distributor of its own (distributor.Local: folders
+// under the test's temporary directory and a stand-in answering at once). It reports for each the start rate, and the
 // completion rate: cases closed per second from the first start until every
 // case closed or IMPAGOS_BENCH_WINDOW (default 10m) passed, whichever comes
 // first; the cases still open then are terminated.
@@ -104,10 +106,25 @@ func benchOne(t *testing.T, name, address, workerBin string, n, starters int, wi
 	defer func() {
 		_ = c.ScheduleClient().GetHandle(context.Background(), engine.DigestScheduleID(queue)).Delete(context.Background())
 	}()
+	// A distributor of the run's own: the workers write their B1 messages
+	// to its outbox; the test reads the answers of its stand-in, which
+	// accepts and cuts at once.
+	dist := distributor.NewLocal(t.TempDir(), db, c, 0, 0)
+	distCtx, stopDist := context.WithCancel(ctx)
+	distDone := make(chan error, 1)
+	go func() { distDone <- dist.Run(distCtx) }()
+	t.Cleanup(func() {
+		stopDist()
+		if err := <-distDone; err != nil {
+			t.Error(err)
+		}
+	})
 	for i := 1; i <= 2; i++ {
 		runWorker(t, fmt.Sprintf("bench-%s-worker-%d", name, i), workerBin,
 			"TEMPORAL_ADDRESS="+address, "TEMPORAL_NAMESPACE="+benchNamespace,
-			"DATABASE_URL="+dsn, "IMPAGOS_TASK_QUEUE="+queue)
+			"DATABASE_URL="+dsn, "IMPAGOS_TASK_QUEUE="+queue,
+			distributor.EnvOutbox+"="+dist.Folder.Dir, distributor.EnvInbox+"=",
+			distributor.EnvREECode+"="+distributor.LocalREECode)
 	}
 
 	all, contracts := planCases(t, "CB-"+token(3), mix{domesticCut: n / 2, businessCut: n - n/2})

@@ -19,7 +19,9 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/elega/impagos/internal/atr/standin"
 	"github.com/elega/impagos/internal/cups"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/store"
 	"github.com/elega/impagos/workflows"
@@ -146,6 +148,44 @@ func revive() error {
 		return fmt.Errorf(".ci/cluster/cluster start: %w\n%s", err, out)
 	}
 	return nil
+}
+
+// requireDistributor fails the test unless the cluster's workers have a
+// distributor: without an REE code the ledger refuses every cut, and without
+// an outbox no cut is ever answered. A cluster started before the workers
+// were given one (.ci/cluster/cluster) needs make cluster-down cluster-up.
+// It returns the workers' outbox folder.
+func requireDistributor(t *testing.T) string {
+	t.Helper()
+	pid, err := pidOf("impagos-worker-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatalf("impagos-worker-1's environment: %v", err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(data), "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for _, name := range []string{distributor.EnvOutbox, distributor.EnvInbox, distributor.EnvREECode} {
+		if env[name] == "" {
+			t.Fatalf("impagos-worker-1 runs without %s: its cuts would never be answered; restart the cluster (make cluster-down cluster-up)", name)
+		}
+	}
+	if env[standin.EnvEnabled] != "1" {
+		t.Fatalf("impagos-worker-1 runs no distributor stand-in (%s=%q); restart the cluster (make cluster-down cluster-up)",
+			standin.EnvEnabled, env[standin.EnvEnabled])
+	}
+	return env[distributor.EnvOutbox]
+}
+
+// nif returns a valid NIF of its own for contract i of a run.
+func nif(i int) string {
+	n := 40_000_000 + i
+	return fmt.Sprintf("%08d%c", n, "TRWAGMYFPDXBNJZSQVHLCKE"[n%23])
 }
 
 // newCups returns a valid, random supply point code.

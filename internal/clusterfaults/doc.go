@@ -9,7 +9,10 @@
 // history service and one impagos worker are killed with SIGKILL and brought
 // back a few seconds later. It then checks that every case reached its end
 // state, that no notice or proof was written twice and that each supply point
-// cut got exactly one cut and one reconnection request, and prints
+// cut got exactly one cut and one reconnection request, each B1 message the
+// ledger committed is in the workers' outbox folder as committed and every
+// request has the distributor's answer (the stand-in that impagos-worker-1
+// runs on the cluster's folders, .data/cluster/atr), and prints
 //
 //	FAULT cluster-history-kill cases=<n> lost=<n> duplicates=<n>
 //

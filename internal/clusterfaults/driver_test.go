@@ -82,8 +82,10 @@ func planCases(t *testing.T, prefix string, m mix) ([]*invoiceCase, []activities
 	}
 	supply := func(segment string) string {
 		s := newCups(t)
+		// The holder's tax id: the cut's B1 request names it.
 		contracts = append(contracts, activities.Contract{
-			Customer: "Cliente " + s, Cups: s, Segment: segment, Phone: "+34600000000", Email: "cliente@example.com",
+			Customer: "Cliente " + s, TaxID: nif(len(contracts)), Cups: s, Segment: segment,
+			Phone: "+34600000000", Email: "cliente@example.com",
 		})
 		return s
 	}

@@ -1,8 +1,11 @@
 package clusterfaults
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +30,7 @@ var faultMix = mix{
 // back a few seconds later. No case may be lost and nothing may be done twice.
 func TestFaultClusterHistoryKill(t *testing.T) {
 	requireCluster(t, "IMPAGOS_CLUSTER_FAULTS")
+	outbox := requireDistributor(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	c := dial(t, ctx)
@@ -82,6 +86,8 @@ func TestFaultClusterHistoryKill(t *testing.T) {
 	stopDriving()
 
 	lost, duplicates := check(t, ctx, db, all, results(ctx, c, all))
+	atrLost, atrDuplicates := checkATR(t, ctx, db, all, outbox)
+	lost, duplicates = lost+atrLost, duplicates+atrDuplicates
 	fmt.Printf("FAULT cluster-history-kill cases=%d lost=%d duplicates=%d\n", len(all), lost, duplicates)
 	if lost > 0 || duplicates > 0 {
 		t.Errorf("lost %d, duplicates %d (cluster logs in .data/cluster/log/)", lost, duplicates)
@@ -218,5 +224,68 @@ func check(t *testing.T, ctx context.Context, db *store.Store, all []*invoiceCas
 			}
 		}
 	}
+	return lost, duplicates
+}
+
+// checkATR compares the B1 messages the ledger committed for the run's supply
+// points with the workers' outbox folder: each is marked sent and in the
+// folder, byte for byte; and each request has the answer that ends it (a cut
+// executed, a reconnection accepted). A message the stack's own worker took
+// from the shared ledger into the stack's outbox would count as lost here:
+// run the test with the stack's worker stopped.
+func checkATR(t *testing.T, ctx context.Context, db *store.Store, all []*invoiceCase, outbox string) (lost, duplicates int) {
+	t.Helper()
+	supplies := map[string]bool{}
+	var list []string
+	for _, k := range all {
+		if !supplies[k.in.Cups] {
+			supplies[k.in.Cups] = true
+			list = append(list, k.in.Cups)
+		}
+	}
+	rows, err := db.Pool().Query(ctx, `
+		SELECT file_name, body, sent_at IS NOT NULL FROM atr_messages
+		WHERE direction = 'out' AND cups = ANY($1) ORDER BY id`, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, found := 0, 0
+	for rows.Next() {
+		var name string
+		var body []byte
+		var sent bool
+		if err := rows.Scan(&name, &body, &sent); err != nil {
+			t.Fatal(err)
+		}
+		committed++
+		file, err := os.ReadFile(filepath.Join(outbox, name))
+		switch {
+		case err != nil:
+			lost++
+			t.Errorf("B1 %s committed but not in the outbox (marked sent: %t): %v", name, sent, err)
+		case !bytes.Equal(file, body):
+			duplicates++
+			t.Errorf("B1 %s: the outbox holds another file of that name", name)
+		case !sent:
+			t.Errorf("B1 %s in the outbox but not marked sent", name)
+		default:
+			found++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var unanswered int
+	if err := db.Pool().QueryRow(ctx, `
+		SELECT count(*) FROM distributor_requests WHERE cups = ANY($1)
+		AND NOT ((kind = 'cut' AND status = 'executed') OR (kind <> 'cut' AND status = 'accepted'))`, list).Scan(&unanswered); err != nil {
+		t.Fatal(err)
+	}
+	if unanswered > 0 {
+		lost += unanswered
+		t.Errorf("%d requests to the distributor without the answer that ends them", unanswered)
+	}
+	t.Logf("distributor: %d B1 messages committed for the run's supply points, %d in the outbox as committed; %d requests unanswered",
+		committed, found, unanswered)
 	return lost, duplicates
 }

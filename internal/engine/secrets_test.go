@@ -98,6 +98,7 @@ func TestSecretsStayOutOfLogsAndTemporal(t *testing.T) {
 			Distributor: s.dist.Folder, REECode: distributor.LocalREECode,
 		})
 	}()
+	// The case is cut and reconnected: the test's distributor answers.
 	s.runDistributor()
 	t.Cleanup(func() {
 		cancel()

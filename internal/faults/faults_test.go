@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -18,14 +19,25 @@ import (
 //	FAULT <name> cases=<n> lost=<n> duplicates=<n>
 //
 // lost counts the cases that did not end in their stage, or that miss a
-// notice, an e-mail, a payment, a cut, a reconnection or a Bono Social
-// household's power limitation; duplicates counts the extra outbox rows,
-// e-mails, distributor requests, power limitations and proofs of a formal
-// notice. The driver records the proof of each case's formal notice, as a
-// clerk would, once the outbox holds it.
+// notice, an e-mail, a payment, a cut, a reconnection, a Bono Social
+// household's power limitation, a B1 message in the distributor's outbox or
+// an answer of the distributor; duplicates counts the extra outbox rows,
+// e-mails, distributor requests, B1 files, answers, power limitations and
+// proofs of a formal notice. The driver records the proof of each case's
+// formal notice, as a clerk would, once the outbox holds it. A stand-in in
+// the test answers the B1 messages as the distributor would (internal/atr/standin),
+// from folders of the test's own.
 
 func TestFaultWorkerKilled(t *testing.T) {
 	kill := func(ctx context.Context, s *stack) error {
+		// The B1 messages the ledger committed and the worker had not yet
+		// written to the outbox when it died: the outbox is out of reach
+		// until the worker is dead, so that some wait unsent, and they must
+		// still leave once it is back.
+		if err := s.atr.takeOutboxAway(); err != nil {
+			return err
+		}
+		s.waitUnsent(ctx, 20*time.Second)
 		// The e-mails in flight when the worker dies: some reached the
 		// provider whole; those held on the way never do, as when the worker
 		// dies between the claim and the request leaving it.
@@ -35,6 +47,9 @@ func TestFaultWorkerKilled(t *testing.T) {
 		}
 		err := s.worker.stop(syscall.SIGKILL, 10*time.Second)
 		s.mail.drop()
+		unsent, uerr := s.unsentATR(context.Background())
+		s.unsentAtKill = append(s.unsentAtKill, unsent)
+		err = errors.Join(err, uerr, s.atr.bringOutboxBack())
 		if err != nil {
 			return err
 		}
@@ -148,6 +163,17 @@ func runFault(t *testing.T, name, prefix string, hits []hit) {
 	t.Logf("e-mails whose sending was cut short: %d confirmed by their event, %d sent again (the provider never got them; %d requests dropped on the way)",
 		rep.settled, rep.resent, s.mail.droppedCount())
 	t.Logf("cut requests the ledger refused: %v; approvals given again after a refusal: %d", rep.refusals, rep.extraApprovals)
+	t.Logf("distributor: %s", rep.atr)
+	if len(s.unsentAtKill) > 0 {
+		t.Logf("B1 messages committed and not yet in the outbox when the worker was killed: %v", s.unsentAtKill)
+		sum := 0
+		for _, n := range s.unsentAtKill {
+			sum += n
+		}
+		if sum == 0 {
+			t.Errorf("the worker was never killed with a B1 message unsent: the case this fault is for was not tried")
+		}
+	}
 	if n := s.mail.droppedCount(); n > rep.resent {
 		t.Errorf("%d e-mail requests never reached the provider but only %d were sent again", n, rep.resent)
 	}

@@ -31,6 +31,11 @@ const (
 	planCut plan = iota
 	// planPaidInReview: the customer pays while the cut awaits the cuts desk.
 	planPaidInReview
+	// planPaidRequested: the cuts desk approves the cut; the customer pays as
+	// soon as it is requested of the distributor. The request is cancelled
+	// (B1 03) and the case ends paid; when the distributor cut before it read
+	// the cancellation, the case ends reconnected.
+	planPaidRequested
 	// planPaidEarly: the customer pays soon after the first notices.
 	planPaidEarly
 	// planPartial: half is paid early, the rest once cut.
@@ -44,7 +49,7 @@ const (
 )
 
 func (p plan) String() string {
-	return [...]string{"cut", "paid-in-review", "paid-early", "partial", "pair-first", "pair-second", "never-cut"}[p]
+	return [...]string{"cut", "paid-in-review", "paid-requested", "paid-early", "partial", "pair-first", "pair-second", "never-cut"}[p]
 }
 
 // fcase is one case of the run: what it is, how it must end, and what the
@@ -52,6 +57,7 @@ func (p plan) String() string {
 type fcase struct {
 	invoice   string
 	cups      string
+	taxID     string // the holder's, which the B1 request names
 	segment   string
 	amount    int64
 	plan      plan
@@ -59,6 +65,10 @@ type fcase struct {
 	essential bool
 	protected bool
 	partner   *fcase // the other invoice of a pair on one CUPS
+
+	// executed is whether the distributor cut the supply point, as the
+	// ledger tells at the end: how a paid-requested case must end.
+	executed bool
 
 	// Seen in the database and in Temporal by the driver.
 	stage, status string
@@ -85,14 +95,19 @@ func (c *fcase) wantStage() workflows.Stage {
 	switch c.plan {
 	case planCut, planPartial, planPairSecond:
 		return workflows.StageReconnected
+	case planPaidRequested:
+		if c.executed {
+			return workflows.StageReconnected
+		}
 	}
 	return workflows.StagePaid
 }
 
-// cutsSupply reports whether the case's CUPS must be cut (once) and reconnected (once).
+// cutsSupply reports whether a cut of the case's CUPS must be requested
+// (once) and released (once: reconnected, or the request cancelled).
 func (c *fcase) cutsSupply() bool {
 	switch c.plan {
-	case planCut, planPartial, planPairFirst, planPairSecond:
+	case planCut, planPaidRequested, planPartial, planPairFirst, planPairSecond:
 		return true
 	}
 	return false
@@ -140,6 +155,7 @@ func catalogue(prefix string) []*fcase {
 			c := &fcase{
 				invoice: fmt.Sprintf("%s-%03d", prefix, i+1),
 				cups:    cupsFor(prefix, i),
+				taxID:   nif(i),
 				segment: segment,
 				amount:  int64(2000 + 137*i),
 				plan:    p,
@@ -157,8 +173,10 @@ func catalogue(prefix string) []*fcase {
 	add(46, dom, planCut, nil)
 	add(2, dom, planCut, func(c *fcase) { c.bono = true })
 	add(30, biz, planCut, nil)
-	add(15, dom, planPaidInReview, nil)
-	add(15, biz, planPaidInReview, nil)
+	add(10, dom, planPaidInReview, nil)
+	add(10, biz, planPaidInReview, nil)
+	add(5, dom, planPaidRequested, nil)
+	add(5, biz, planPaidRequested, nil)
 	add(15, dom, planPaidEarly, nil)
 	add(15, biz, planPaidEarly, nil)
 	add(16, dom, planPartial, nil)
@@ -166,7 +184,7 @@ func catalogue(prefix string) []*fcase {
 		for range 10 {
 			add(1, segment, planPairFirst, nil)
 			first := out[len(out)-1]
-			add(1, segment, planPairSecond, func(c *fcase) { c.cups, c.partner = first.cups, first })
+			add(1, segment, planPairSecond, func(c *fcase) { c.cups, c.taxID, c.partner = first.cups, first.taxID, first })
 			first.partner = out[len(out)-1]
 		}
 	}
@@ -183,6 +201,12 @@ func cupsFor(prefix string, i int) string {
 		h = h*31 + int64(r)
 	}
 	return cups.Make(31, (h%1_000_000)*1_000_000+int64(i))
+}
+
+// nif returns a valid NIF of its own for case i of a run.
+func nif(i int) string {
+	n := 30_000_000 + i
+	return fmt.Sprintf("%08d%c", n, "TRWAGMYFPDXBNJZSQVHLCKE"[n%23])
 }
 
 // casePolicy is the demo process sped up: by default a day lasts 0.3 s, so a
@@ -204,6 +228,22 @@ func casePolicy() workflows.Policy {
 	return p
 }
 
+// bonoMinimumSupplyMonths is the Suministro Mínimo Vital of the suite's Bono
+// Social households on its fast clock (0.3 s a day), three times the least
+// the policy allows: 162 s of real time. A case skips a minimum supply whose
+// end has already passed when its regulatory wait ends, and that end is
+// counted from the proven day, which the suite's clerk gives as the day the
+// formal notice is dated (the only day ahead of the ledger's today it takes);
+// but a fault holds the sending of that notice, and so the wait that runs from
+// it: 45 s and more in the e-mail outage, two minutes and more for a certified
+// e-mail the worker was killed sending, and up to a minute while a restarted
+// worker replays every case. Six months (54 s) were not enough: the runs
+// found Bono Social households cut with their power never limited (the
+// workflow and the ledger hold the minimum supply as a window of time, not as
+// a limitation that happened). Eighteen months still end before the years the
+// holiday data covers.
+const bonoMinimumSupplyMonths = 18
+
 // startCases stores each contract and starts each case.
 func (s *stack) startCases(ctx context.Context, all []*fcase) error {
 	policy := casePolicy()
@@ -214,7 +254,7 @@ func (s *stack) startCases(ctx context.Context, all []*fcase) error {
 		}
 		seen[c.cups] = true
 		if err := s.db.UpsertContract(ctx, activities.Contract{
-			Customer: "Cliente " + c.invoice, Cups: c.cups, Segment: c.segment,
+			Customer: "Cliente " + c.invoice, TaxID: c.taxID, Cups: c.cups, Segment: c.segment,
 			Phone: "+34600000000", Email: strings.ToLower(c.invoice) + "@example.com",
 			BonoSocial: c.bono, Essential: c.essential, Protected: c.protected,
 		}); err != nil {
@@ -231,6 +271,9 @@ func (s *stack) startCases(ctx context.Context, all []*fcase) error {
 			defer func() { <-sem; wg.Done() }()
 			in := workflows.Input{Invoice: c.invoice, Customer: "Cliente " + c.invoice, Cups: c.cups,
 				AmountCents: c.amount, ReturnedAt: time.Now(), Policy: policy}
+			if c.bono && os.Getenv("IMPAGOS_FAULTS_POLICY") != "demo" {
+				in.Policy.MinimumSupplyMonths = bonoMinimumSupplyMonths
+			}
 			out, err := cases.Start(ctx, s.client, taskQueue, in, false)
 			if err == nil && out != cases.Started {
 				err = fmt.Errorf("start %s: %s", c.invoice, out)
@@ -285,14 +328,19 @@ func halfRemainingCut(p, prev progress) bool {
 // cut_blocked for the proof of its formal notice before its cut review (a
 // domestic one as soon as its regulatory wait ends, a business one on its cut
 // date), or after the ledger refused its cut request; a Bono Social household
-// stays in minimum_supply for 6 months before its cut is scheduled.
+// stays in minimum_supply for 6 months before its cut is scheduled. A cut is
+// cut_requested until the distributor's 05, a payment then cancels it
+// (cut_cancel_requested) and one after it asks for the reconnection
+// (reconnect_requested) until the distributor accepts (04).
 var stageOrder = map[string]int{
 	"": 0, string(workflows.StageChecking): 1, string(workflows.StageNeedsContact): 2,
 	string(workflows.StageNotice1): 3, string(workflows.StageNotice2): 4, string(workflows.StageNotice3): 5,
 	string(workflows.StageMinimumSupply): 6, string(workflows.StageCutScheduled): 7,
 	string(workflows.StageCutBlocked): 8, string(workflows.StageCutReview): 8, string(workflows.StageOnHold): 8,
-	string(workflows.StageCut): 9, string(workflows.StageReconnecting): 10,
-	string(workflows.StagePaid): 11, string(workflows.StageReconnected): 11,
+	string(workflows.StageCutRequested): 9,
+	string(workflows.StageCut):          10, string(workflows.StageCutCancelRequested): 10,
+	string(workflows.StageReconnectRequested): 11, string(workflows.StageReconnecting): 11,
+	string(workflows.StagePaid): 12, string(workflows.StageReconnected): 12,
 }
 
 // ---------------------------------------------------------------- the run
@@ -565,6 +613,14 @@ func (r *run) planned(c *fcase) func(ctx context.Context) error {
 		if stage == workflows.StageCutReview {
 			return payAll
 		}
+	case planPaidRequested:
+		if underReview {
+			return approve
+		}
+		// Cut already when the driver first sees it: paid all the same.
+		if stage == workflows.StageCutRequested || stage == workflows.StageCut {
+			return payAll
+		}
 	case planPaidEarly:
 		from := workflows.StageNotice2
 		if c.segment == activities.SegmentBusiness {
@@ -719,6 +775,8 @@ type report struct {
 	// per case: extraApprovals).
 	refusals       map[string]int
 	extraApprovals int
+	// atr is what went to the distributor's folders and came back.
+	atr atrReport
 }
 
 func (rep *report) lose(invoice, why string) {
@@ -737,6 +795,20 @@ func (r *run) check(ctx context.Context) (*report, error) {
 	rep := &report{cases: len(r.cases), lost: map[string][]string{}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+
+	// Whether the distributor cut each supply point decides how a case paid
+	// while its cut was requested ends.
+	reqs, err := r.s.db.DistributorRequests(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range r.cases {
+		for _, q := range reqs {
+			if q.Kind == "cut" && q.Cups == c.cups && q.Status == "executed" {
+				c.executed = true
+			}
+		}
+	}
 
 	// The end state, as Temporal and as the invoices table say.
 	invoices := map[string][2]string{}
@@ -844,19 +916,17 @@ func (r *run) check(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 
-	// The distributor: one cut per supply point cut, one reconnection per cut.
-	reqs, err := r.s.db.DistributorRequests(ctx, "")
-	if err != nil {
-		return nil, err
-	}
+	// The distributor: one cut per supply point cut, and one release of
+	// each cut: its reconnection, or the cancellation of a request the
+	// distributor had not carried out when the case was paid.
 	cutsByCups := map[string][]store.DistributorRequest{}
-	reconnectsByCut := map[int64][]store.DistributorRequest{}
+	releasesByCut := map[int64][]store.DistributorRequest{}
 	for _, q := range reqs {
 		switch q.Kind {
 		case "cut":
 			cutsByCups[q.Cups] = append(cutsByCups[q.Cups], q)
-		case "reconnect":
-			reconnectsByCut[q.CutID] = append(reconnectsByCut[q.CutID], q)
+		case "reconnect", "cancel":
+			releasesByCut[q.CutID] = append(releasesByCut[q.CutID], q)
 		}
 	}
 	supplies := map[string]*fcase{}
@@ -877,16 +947,23 @@ func (r *run) check(ctx context.Context) (*report, error) {
 		case len(cuts) < want:
 			rep.lose(c.invoice, fmt.Sprintf("CUPS %s never cut", cp))
 		}
-		reconnects := 0
+		releases := 0
 		for _, q := range cuts {
-			rs := reconnectsByCut[q.CutID]
-			reconnects += len(rs)
+			rs := releasesByCut[q.CutID]
+			releases += len(rs)
 			if len(rs) > 1 {
-				rep.dup(len(rs)-1, "CUPS %s cut #%d: %d reconnections: %s", cp, q.CutID, len(rs), describeRequests(rs))
+				rep.dup(len(rs)-1, "CUPS %s cut #%d: %d reconnections or cancellations: %s", cp, q.CutID, len(rs), describeRequests(rs))
+			}
+			for _, rq := range rs {
+				// Only a case paid while its cut was requested cancels it.
+				if rq.Kind == "cancel" && c.plan != planPaidRequested {
+					rep.problems = append(rep.problems, fmt.Sprintf("CUPS %s (%s, %s): the cut was cancelled, want it reconnected: %s",
+						cp, c.invoice, c.plan, describeRequests(rs)))
+				}
 			}
 		}
-		if want == 1 && reconnects == 0 {
-			rep.lose(c.invoice, fmt.Sprintf("CUPS %s cut and never reconnected", cp))
+		if want == 1 && releases == 0 {
+			rep.lose(c.invoice, fmt.Sprintf("CUPS %s cut and neither reconnected nor its request cancelled", cp))
 		}
 		delete(cutsByCups, cp)
 	}
@@ -934,6 +1011,10 @@ func (r *run) check(ctx context.Context) (*report, error) {
 		case n < want:
 			rep.lose(c.invoice, "Bono Social household without its power limited to the Suministro Mínimo Vital before the cut")
 		}
+	}
+	// The distributor's folders against the ledger.
+	if rep.atr, err = r.checkATR(ctx, rep); err != nil {
+		return nil, err
 	}
 	sort.Strings(rep.problems)
 	return rep, nil

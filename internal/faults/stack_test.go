@@ -120,7 +120,9 @@ func freePort(t *testing.T) int {
 }
 
 // cleanEnv is the test's environment without the variables that configure
-// the system, so that nothing of the shared stack leaks into a service.
+// the system, so that nothing of the shared stack leaks into a service: not
+// its database or server, nor its distributor's folders (IMPAGOS_ATR_*, which
+// .ci/stack env exports), whose stand-in would answer the test's messages.
 func cleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -781,9 +783,14 @@ type stack struct {
 	temporal *temporalServer
 	worker   *proc
 	mail     *mailStub
+	atr      *atrFolders
 	logger   tlog.Logger
 	db       *store.Store
 	client   client.Client
+
+	// unsentAtKill counts, at each kill of the worker, the B1 messages the
+	// ledger held unsent.
+	unsentAtKill []int
 }
 
 func newStack(t *testing.T, ctx context.Context, name string) *stack {
@@ -839,6 +846,12 @@ func newStack(t *testing.T, ctx context.Context, name string) *stack {
 		t.Fatal(err)
 	}
 
+	// The distributor: folders of the test's own and a stand-in answering.
+	if s.atr, err = newATRFolders(dir); err != nil {
+		t.Fatal(err)
+	}
+	s.atr.runStandin()
+
 	// The worker receives the stub's events as it would SendGrid's, signed.
 	eventsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	publicKey, err := s.mail.publicKey()
@@ -848,7 +861,7 @@ func newStack(t *testing.T, ctx context.Context, name string) *stack {
 	s.worker = &proc{
 		name: "worker",
 		path: bin,
-		env: cleanEnv(
+		env: cleanEnv(append(s.atr.workerEnv(),
 			"DATABASE_URL="+s.pg.url(),
 			"TEMPORAL_ADDRESS="+s.temporal.address(),
 			"TEMPORAL_NAMESPACE="+namespace,
@@ -858,7 +871,7 @@ func newStack(t *testing.T, ctx context.Context, name string) *stack {
 			mailevents.EnvAddr+"="+eventsAddr,
 			mailevents.EnvKey+"="+publicKey,
 			mailevents.EnvGrace+"="+confirmGrace.String(),
-		),
+		)...),
 		dir: dir,
 		log: filepath.Join(dir, "worker.log"),
 	}
@@ -909,6 +922,11 @@ func (s *stack) shutdown() {
 	}
 	if s.pg != nil {
 		if err := s.pg.stop(); err != nil {
+			s.t.Log(err)
+		}
+	}
+	if s.atr != nil {
+		if err := s.atr.close(); err != nil {
 			s.t.Log(err)
 		}
 	}

@@ -19,6 +19,7 @@ const (
 	EnvInbox         = "IMPAGOS_ATR_INBOX"                  // the retailer's inbox
 	EnvAcceptAfter   = "IMPAGOS_ATR_STANDIN_ACCEPT_AFTER"   // Go duration; DefaultAcceptAfter
 	EnvActivateAfter = "IMPAGOS_ATR_STANDIN_ACTIVATE_AFTER" // Go duration; DefaultActivateAfter
+	EnvPoll          = "IMPAGOS_ATR_STANDIN_POLL"           // Go duration, positive; DefaultPoll
 	EnvList          = "IMPAGOS_ATR_STANDIN_LIST"           // a file of CUPS the distributor treats apart
 )
 
@@ -32,8 +33,9 @@ const (
 // nothing else is read, unless IMPAGOS_ATR_STANDIN is "1"; then
 // IMPAGOS_ATR_OUTBOX and IMPAGOS_ATR_INBOX are required, the delays
 // IMPAGOS_ATR_STANDIN_ACCEPT_AFTER and IMPAGOS_ATR_STANDIN_ACTIVATE_AFTER are
-// Go durations (default 5s and 15s), and IMPAGOS_ATR_STANDIN_LIST names an
-// optional file read by ParseList. A bad value gives an error naming its
+// Go durations (default 5s and 15s), IMPAGOS_ATR_STANDIN_POLL is how often it
+// looks at the outbox (a positive Go duration, default 1s), and
+// IMPAGOS_ATR_STANDIN_LIST names an optional file read by ParseList. A bad value gives an error naming its
 // variable (and the list's line).
 func OptionsFromEnv() (o Options, enabled bool, err error) {
 	switch v := strings.TrimSpace(os.Getenv(EnvEnabled)); v {
@@ -55,6 +57,14 @@ func OptionsFromEnv() (o Options, enabled bool, err error) {
 	}
 	if o.ActivateAfter, err = durationEnv(EnvActivateAfter, DefaultActivateAfter); err != nil {
 		return Options{}, false, err
+	}
+	if o.Poll, err = durationEnv(EnvPoll, DefaultPoll); err != nil {
+		return Options{}, false, err
+	}
+	if o.Poll == 0 {
+		// Options.Poll zero is the default; a variable set to zero asks for
+		// something else, a stand-in spinning without pause.
+		return Options{}, false, fmt.Errorf("%s=%q: want a positive Go duration such as 1s or 100ms", EnvPoll, os.Getenv(EnvPoll))
 	}
 	if path := strings.TrimSpace(os.Getenv(EnvList)); path != "" {
 		f, err := os.Open(path)

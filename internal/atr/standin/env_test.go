@@ -13,7 +13,7 @@ import (
 // setEnv sets every variable of the stand-in, "" for those not given.
 func setEnv(t *testing.T, vars map[string]string) {
 	t.Helper()
-	for _, name := range []string{EnvEnabled, EnvOutbox, EnvInbox, EnvAcceptAfter, EnvActivateAfter, EnvList} {
+	for _, name := range []string{EnvEnabled, EnvOutbox, EnvInbox, EnvAcceptAfter, EnvActivateAfter, EnvPoll, EnvList} {
 		t.Setenv(name, vars[name])
 	}
 }
@@ -48,14 +48,14 @@ ES0390705316624092MP c2
 `)
 	setEnv(t, map[string]string{
 		EnvEnabled: "1", EnvOutbox: "/srv/atr/salida", EnvInbox: "/srv/atr/entrada",
-		EnvAcceptAfter: "2s", EnvActivateAfter: "1m", EnvList: list,
+		EnvAcceptAfter: "2s", EnvActivateAfter: "1m", EnvPoll: "50ms", EnvList: list,
 	})
 	o, enabled, err := OptionsFromEnv()
 	require.NoError(t, err)
 	require.True(t, enabled)
 	require.Equal(t, Options{
 		Outbox: "/srv/atr/salida", Inbox: "/srv/atr/entrada",
-		AcceptAfter: 2 * time.Second, ActivateAfter: time.Minute,
+		AcceptAfter: 2 * time.Second, ActivateAfter: time.Minute, Poll: 50 * time.Millisecond,
 		Reject: map[string]string{"ES0390412903576118RC": "32", "ES0390705316624092MP": "C2"},
 		Silent: map[string]bool{"ES0390088120045731QJ": true},
 		Breach: map[string]bool{"ES0390705316624092MP": true},
@@ -69,6 +69,7 @@ func TestOptionsFromEnv_Defaults(t *testing.T) {
 	require.True(t, enabled)
 	require.Equal(t, DefaultAcceptAfter, o.AcceptAfter)
 	require.Equal(t, DefaultActivateAfter, o.ActivateAfter)
+	require.Equal(t, DefaultPoll, o.Poll)
 	require.Empty(t, o.Reject)
 }
 
@@ -91,6 +92,8 @@ func TestOptionsFromEnv_BadValuesNameTheirVariable(t *testing.T) {
 		{"no inbox", with(EnvInbox, " "), []string{EnvInbox}},
 		{"accept delay not a duration", with(EnvAcceptAfter, "5"), []string{EnvAcceptAfter}},
 		{"negative activate delay", with(EnvActivateAfter, "-1s"), []string{EnvActivateAfter}},
+		{"poll not a duration", with(EnvPoll, "100"), []string{EnvPoll}},
+		{"zero poll", with(EnvPoll, "0s"), []string{EnvPoll, "positive"}},
 		{"list missing", with(EnvList, filepath.Join(t.TempDir(), "none.txt")), []string{EnvList}},
 		{"list with a bad CUPS", with(EnvList, writeList(t, "# ok\nES0390412903576118RC 32\nES0390412903576118CR 32\n")), []string{EnvList, "line 3", "control letters"}},
 		{"list with an unknown code", with(EnvList, writeList(t, "ES0390412903576118RC 3\n")), []string{EnvList, "line 1", `"3"`}},
