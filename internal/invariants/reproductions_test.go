@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/atr"
 	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/internal/store"
 	"github.com/elega/impagos/workflows"
@@ -33,6 +36,70 @@ type oneCase struct {
 	l   *ledger
 	in  workflows.Input
 	k   activities.Contract
+	box *outbox
+}
+
+// outbox is the distributor's folder of a oneCase: the messages the case
+// sends, in order.
+type outbox struct {
+	mu   sync.Mutex
+	msgs []activities.DistributorMessage
+}
+
+func (o *outbox) Send(_ context.Context, m activities.DistributorMessage) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, old := range o.msgs {
+		if old.FileName == m.FileName {
+			return nil
+		}
+	}
+	o.msgs = append(o.msgs, m)
+	return nil
+}
+
+// message is the last message sent of a kind, parsed.
+func (c *oneCase) message(kind atr.Kind) (atr.Message, bool) {
+	c.box.mu.Lock()
+	defer c.box.mu.Unlock()
+	for i := len(c.box.msgs) - 1; i >= 0; i-- {
+		m, err := atr.Parse(c.box.msgs[i].Body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if m.Kind == kind {
+			return m, true
+		}
+	}
+	return atr.Message{}, false
+}
+
+// answer has the distributor answer m, recorded in the ledger as the inbox
+// does; the case is told unless tell is false (the worker stopped first).
+func (c *oneCase) answer(m atr.Message, tell bool) store.ATRDelivery {
+	body, err := atr.Marshal(m)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	d, err := c.l.recordAnswer(context.Background(), atr.FileName(m.Header), body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if tell {
+		c.env.SignalWorkflow(workflows.SignalDistributor, d.Answer)
+	}
+	return d
+}
+
+// every runs f every period of the case's time until it reports true.
+func (c *oneCase) every(period time.Duration, f func(st workflows.State) bool) {
+	var tick func()
+	tick = func() {
+		if !f(c.state()) {
+			c.env.RegisterDelayedCallback(tick, period)
+		}
+	}
+	c.env.RegisterDelayedCallback(tick, period)
 }
 
 func newCase(t *testing.T, db *store.Store, invoice, cups string, segment string, start time.Time) *oneCase {
@@ -44,13 +111,15 @@ func newCase(t *testing.T, db *store.Store, invoice, cups string, segment string
 	l := &ledger{Store: db, env: env}
 	db.Clock = l.now
 	env.SetStartTime(start)
-	env.RegisterActivity(&activities.Activities{Store: l, Retailer: notice.DefaultRetailer})
-	k := activities.Contract{Customer: "Talleres Norte S.L.", Cups: cups, Segment: segment, Phone: "+34910000777",
-		Email: "pagos@norte.example", Province: "Madrid"}
+	box := &outbox{}
+	env.RegisterActivity(&activities.Activities{Store: l, Retailer: notice.DefaultRetailer, Distributor: box,
+		REECode: distributor.LocalREECode})
+	k := activities.Contract{Customer: "Talleres Norte S.L.", TaxID: taxIDFor(777, true), Cups: cups, Segment: segment,
+		Phone: "+34910000777", Email: "pagos@norte.example", Province: "Madrid"}
 	if err := l.upsertContract(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	return &oneCase{t: t, env: env, l: l, k: k, in: workflows.Input{Invoice: invoice, Customer: k.Customer, Cups: cups,
+	return &oneCase{t: t, env: env, l: l, k: k, box: box, in: workflows.Input{Invoice: invoice, Customer: k.Customer, Cups: cups,
 		AmountCents: 10000, ReturnedAt: start.AddDate(0, 0, -1), Policy: workflows.DefaultPolicy()}}
 }
 
