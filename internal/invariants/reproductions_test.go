@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -26,8 +27,8 @@ import (
 	"github.com/elega/impagos/workflows"
 )
 
-// The three failures this package was written against, each played again
-// against the real ledger in the SDK's test environment.
+// The failures this package found, each played again against the real
+// ledger in the SDK's test environment.
 
 // oneCase is a case of its own on the shared ledger, in a test environment.
 type oneCase struct {
@@ -326,5 +327,76 @@ func TestReproduction_NoCutWithoutProofOfTheFormalNotice(t *testing.T) {
 	var canceled interface{ Error() string }
 	if werr := c.env.GetWorkflowError(); !errors.As(werr, &canceled) {
 		t.Fatalf("the case should end cancelled: %v", werr)
+	}
+}
+
+// The distributor cut on a day no cut is allowed (the eve of a holiday),
+// and the case heard of its 05 only after the customer paid: the worker had
+// recorded the 05 and stopped before it told the case (told), or the 05 came
+// after the 03 that cancelled the request (the distributor cut before it read
+// the cancellation). Either way the case must take the cut as the
+// distributor executed it: reconnected with the distributor's day as its cut
+// date, and the breach on record. The case used to end reconnected with no
+// cut at all (told: the request's own day as its cut date), and with no
+// breach recorded in either.
+func TestReproduction_TheCutHeardOfOnlyAfterThePayment(t *testing.T) {
+	for _, race := range []bool{false, true} {
+		t.Run(map[bool]string{false: "05 recorded before the payment, told after", true: "05 after the cancellation"}[race], func(t *testing.T) {
+			db := openLedger(t)
+			start := time.Date(2026, time.March, 3, 10, 30, 0, 0, calendar.Madrid) // cut letter for 18/03
+			n := uint64(777300)
+			if race {
+				n++
+			}
+			c := newCase(t, db, fmt.Sprintf("REPRO-05-%d", n), cupsFor(n), activities.SegmentBusiness, start)
+			c.at(start.Add(24*time.Hour), c.prove)
+			// The distributor cuts on Friday 20/03/2026 (Madrid): no cut day.
+			friday := time.Date(2026, time.March, 20, 0, 0, 0, 0, calendar.Madrid)
+			var cut atr.Message
+			executed := false
+			c.every(time.Hour, func(st workflows.State) bool {
+				now := c.env.Now()
+				switch {
+				case st.Stage == workflows.StageCutReview && st.CutApprovedBy == "":
+					c.env.SignalWorkflow(workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "rocio"})
+				case st.Stage == workflows.StageCutRequested && st.Request.Status == activities.RequestSent:
+					req, _ := c.message(atr.CutRequested)
+					cut = req
+					c.answer(answerTo(req.Header, "02", atr.Accepted, madridDay(now), now, ""), true)
+				case !race && !executed && st.Stage == workflows.StageCutRequested && now.After(friday.Add(10*time.Hour)):
+					executed = true
+					c.answer(answerTo(cut.Header, "05", atr.Activated, friday, now, ""), false)
+					c.env.SignalWorkflow(workflows.SignalPaid, workflows.PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
+				case race && st.Stage == workflows.StageCutRequested && now.After(friday.Add(-48*time.Hour)):
+					c.env.SignalWorkflow(workflows.SignalPaid, workflows.PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
+				case race && !executed && st.Stage == workflows.StageCutCancelRequested && now.After(friday.Add(10*time.Hour)):
+					executed = true
+					c.answer(answerTo(cut.Header, "05", atr.Activated, friday, now, ""), true)
+				case st.Release != nil && st.Release.Status == activities.RequestSent && (executed || !race):
+					rel, _ := c.message(atr.CancelRequested)
+					c.answer(answerTo(rel.Header, "04", atr.CancelAccepted, madridDay(now), now, ""), true)
+				}
+				return st.Stage.Closed()
+			})
+			c.at(time.Date(2026, time.May, 4, 10, 0, 0, 0, calendar.Madrid), func() { c.env.CancelWorkflow() })
+			c.env.ExecuteWorkflow(workflows.ReturnedInvoice, c.in)
+
+			var r workflows.Result
+			if err := c.env.GetWorkflowResult(&r); err != nil {
+				t.Fatal(err)
+			}
+			st := c.state()
+			if r.Stage != workflows.StageReconnected || r.CutAt == nil || st.CutDate == nil || !madridDay(*st.CutDate).Equal(friday) {
+				t.Fatalf("ends %s, cut at %v, cut date %v; want reconnected, cut on %s", r.Stage, r.CutAt, st.CutDate, friday.Format(time.DateOnly))
+			}
+			var breach string
+			if err := db.Pool().QueryRow(context.Background(), `SELECT breach FROM distributor_requests WHERE code = $1 AND kind = 'cut'`,
+				cut.Code).Scan(&breach); err != nil {
+				t.Fatal(err)
+			}
+			if breach == "" || st.Breach == "" {
+				t.Fatalf("the cut on Friday 20/03 is no breach on record: ledger %q, case %q", breach, st.Breach)
+			}
+		})
 	}
 }
