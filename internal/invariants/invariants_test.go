@@ -398,7 +398,8 @@ type scenario struct {
 	d      *distributorActor
 	// silences counts the answers the case waited for past their bound.
 	silences int
-	// paidInFull: the customer has decided to pay in full once the cut was asked.
+	// paidInFull: the customer has decided to pay in full once the cut was
+	// asked (at the first look in cut_requested or cut, a third of the time).
 	paidInFull bool
 }
 
@@ -581,7 +582,6 @@ func (s *scenario) plan() {
 	watch = func() {
 		s.d.poll()
 		st := s.state()
-		s.stages[st.Stage] = true
 		if s.env.Now().After(s.end) && !s.d.draining {
 			s.d.drain()
 		}
@@ -596,8 +596,19 @@ func (s *scenario) plan() {
 		// The customer, told the cut is coming or done, pays in full: while
 		// the distributor has the request (before or after it cuts), or once
 		// the supply is cut.
-		if !s.paidInFull && !s.d.draining && st.AmountDueCents > 0 &&
-			((st.Stage == workflows.StageCutRequested && r.IntN(3) == 0) || (st.Stage == workflows.StageCut && r.IntN(4) == 0)) {
+		first := !s.stages[st.Stage]
+		s.stages[st.Stage] = true
+		// A payments import records what is left to pay in the ledger while
+		// the cut is under review, and the case hears of it only days later:
+		// meanwhile the ledger's check is the one that stops the cut.
+		if first && st.Stage == workflows.StageCutReview && r.IntN(4) == 0 {
+			delay := 24*time.Hour + time.Duration(r.Int64N(int64(5*24*time.Hour)))
+			s.at(s.env.Now().Add(time.Duration(r.Int64N(int64(36*time.Hour)))), func() {
+				s.importPayment(fmt.Sprintf("IMP-%d", s.seed), delay)
+			})
+		}
+		if first && !s.paidInFull && !s.d.draining && st.AmountDueCents > 0 &&
+			((st.Stage == workflows.StageCutRequested && r.IntN(3) == 0) || (st.Stage == workflows.StageCut && r.IntN(3) == 0)) {
 			s.paidInFull = true
 			ref := fmt.Sprintf("TRF-%d-full", s.seed)
 			s.at(s.env.Now().Add(time.Duration(r.Int64N(int64(4*24*time.Hour)))), func() {
@@ -728,6 +739,42 @@ func (s *scenario) plan() {
 	if r.IntN(4) == 0 {
 		s.l.cutDelay = []time.Duration{15 * time.Hour, 2 * 24 * time.Hour, 4 * 24 * time.Hour}[r.IntN(3)]
 	}
+}
+
+// importPayment records in the ledger, as the payments import does, what
+// the ledger says is left to pay, and tells the case after delay.
+func (s *scenario) importPayment(ref string, delay time.Duration) {
+	if s.state().Stage.Closed() {
+		return
+	}
+	s.l.mu.Lock()
+	cents := s.in.AmountCents
+	for _, e := range s.l.log {
+		if e.kind == "payment" {
+			cents -= e.cents
+		}
+	}
+	s.l.mu.Unlock()
+	if cents <= 0 {
+		return
+	}
+	day := madridDay(s.env.Now())
+	key := workflows.PaymentKeyOf(s.in.Invoice, ref, day, cents)
+	_, err := s.l.RecordPayment(context.Background(), activities.PaymentInput{
+		Case: activities.CaseRef{Invoice: s.in.Invoice, Cups: s.in.Cups}, Key: key, AmountCents: cents, PaidAt: day, Reference: ref})
+	switch {
+	case errors.Is(err, errAway):
+		s.at(s.env.Now().Add(time.Hour), func() { s.importPayment(ref, delay) })
+		return
+	case err != nil:
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.sent = append(s.sent, sent{key: key, cents: cents})
+	s.mu.Unlock()
+	s.at(s.env.Now().Add(delay), func() {
+		s.pay(workflows.PaidSignal{AmountCents: cents, Reference: ref, PaidAt: day})
+	})
 }
 
 // pay reports a payment, by signal or by update, and remembers it.
