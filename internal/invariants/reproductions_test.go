@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -398,5 +400,79 @@ func TestReproduction_TheCutHeardOfOnlyAfterThePayment(t *testing.T) {
 				t.Fatalf("the cut on Friday 20/03 is no breach on record: ledger %q, case %q", breach, st.Breach)
 			}
 		})
+	}
+}
+
+// envSignaler tells the case of a oneCase as the Temporal client tells a
+// running case: the inbox's Signaler in the test environment.
+type envSignaler struct{ c *oneCase }
+
+func (e envSignaler) SignalWorkflow(_ context.Context, workflowID, _, name string, arg any) error {
+	if workflowID != workflows.WorkflowID(e.c.in.Invoice) {
+		return fmt.Errorf("no case %s here", workflowID)
+	}
+	e.c.env.SignalWorkflow(name, arg)
+	return nil
+}
+
+// The customer paid while the distributor had the cut request: the 03
+// cancelled it. The distributor had cut the day before and had not read the
+// cancellation yet; it left its 05 and then its 04 (the supply restored) in
+// the inbox, where the worker found both at one look. The inbox read them in
+// the order of their names, the 04 first: the case closed paid, "no se
+// cortó", then the ledger took the 05 and held the supply cut, and nobody
+// asked for it back. The answers to a request are read before the answers to
+// its 03, so the case follows the cut to its reconnection.
+func TestReproduction_TheCutAndTheCancellationReadAtOneLook(t *testing.T) {
+	db := openLedger(t)
+	start := time.Date(2026, time.March, 3, 10, 30, 0, 0, calendar.Madrid) // cut letter for 18/03
+	c := newCase(t, db, "REPRO-05-04", cupsFor(777400), activities.SegmentBusiness, start)
+	dir := t.TempDir()
+	inbox := &distributor.Inbox{Dir: dir, Store: db, Signaler: envSignaler{c}}
+	c.at(start.Add(24*time.Hour), c.prove)
+	var cut atr.Message
+	var executedOn time.Time
+	c.every(time.Hour, func(st workflows.State) bool {
+		now := c.env.Now()
+		switch {
+		case st.Stage == workflows.StageCutReview && st.CutApprovedBy == "":
+			c.env.SignalWorkflow(workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "rocio"})
+		case st.Stage == workflows.StageCutRequested && st.Request.Status == activities.RequestSent:
+			cut, _ = c.message(atr.CutRequested)
+			c.answer(answerTo(cut.Header, "02", atr.Accepted, madridDay(now), now, ""), true)
+		case st.Stage == workflows.StageCutRequested && st.Request.Status == activities.RequestAccepted && now.Sub(*st.Request.AnsweredOn) > 30*time.Hour:
+			c.env.SignalWorkflow(workflows.SignalPaid, workflows.PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
+		case st.Stage == workflows.StageCutCancelRequested && executedOn.IsZero():
+			cancel, _ := c.message(atr.CancelRequested)
+			executedOn = madridDay(now.Add(-24 * time.Hour))
+			for _, m := range []atr.Message{
+				answerTo(cut.Header, "05", atr.Activated, executedOn, now.Add(-time.Hour), ""),
+				answerTo(cancel.Header, "04", atr.CancelAccepted, madridDay(now), now, ""),
+			} {
+				body, err := atr.Marshal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, atr.FileName(m.Header)), body, 0o640); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := inbox.Scan(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return st.Stage.Closed()
+	})
+	c.at(time.Date(2026, time.May, 4, 10, 0, 0, 0, calendar.Madrid), func() { c.env.CancelWorkflow() })
+	c.env.ExecuteWorkflow(workflows.ReturnedInvoice, c.in)
+
+	var r workflows.Result
+	if err := c.env.GetWorkflowResult(&r); err != nil {
+		t.Fatal(err)
+	}
+	st := c.state()
+	if r.Stage != workflows.StageReconnected || st.CutDate == nil || !madridDay(*st.CutDate).Equal(executedOn) {
+		t.Fatalf("ends %s (cut date %v): want reconnected, cut on %s; history %v", r.Stage, st.CutDate,
+			executedOn.Format(time.DateOnly), st.History[max(0, len(st.History)-4):])
 	}
 }
