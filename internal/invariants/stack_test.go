@@ -1256,6 +1256,7 @@ func (s *stackScenario) check() {
 		mine[inv.number] = inv
 	}
 	supplies := s.supplies()
+	s.awaitSent(supplies)
 	l.mu.Lock()
 	var log []stackEntry
 	for _, e := range l.log {
@@ -1499,6 +1500,21 @@ func (s *stackScenario) check() {
 		if len(invs) == 2 {
 			s.stats["transfer_over_two"]++
 		}
+	}
+}
+
+// awaitSent waits until the worker's loop has sent every message the ledger
+// committed for the supply points: a case stopped between committing a
+// message and sending it leaves it to the loop's next round.
+func (s *stackScenario) awaitSent(supplies []string) {
+	deadline := time.Now().Add(stackGrace)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := s.env.led.Pool().QueryRow(s.env.ctx, `SELECT count(*) FROM atr_messages
+			WHERE direction = 'out' AND sent_at IS NULL AND cups = ANY($1)`, supplies).Scan(&n); err != nil || n == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
