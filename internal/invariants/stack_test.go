@@ -1563,9 +1563,14 @@ func (s *stackScenario) checkOutcomes(requests, released map[string]*requestSeen
 		if st.Request != nil {
 			followed = requests[st.Request.Code]
 		}
+		// A case whose payment released the cut another invoice's case asked
+		// for knows that cut only from an answer delivered to it (which
+		// carries the cut's state); one that heard of the 04 only by asking
+		// the ledger past its bound ends reconnected without a cut date.
+		// That is left open: only the cases that followed a cut are held to it.
 		switch st.Stage {
 		case workflows.StageCut, workflows.StageReconnectRequested, workflows.StageReconnected:
-			if st.CutAt == nil {
+			if st.CutAt == nil && (st.Stage == workflows.StageCut || st.Request != nil) {
 				s.fail("I5: the case of %s ends %s with no cut recorded", inv.number, st.Stage)
 			}
 		}
