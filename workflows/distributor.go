@@ -367,7 +367,8 @@ func (c *invoiceCase) release(ctx workflow.Context, res activities.SettleResult,
 // is now the reconnection), or the cut reached the ledger before the payment
 // and the case only now (the worker recorded the 05 and stopped before it
 // told the case, and the settlement asked for the reconnection). The cut date
-// is the day the distributor gives, and a day no cut is allowed its breach.
+// is the day the distributor gives, and a 05 on a day no cut is allowed its
+// breach.
 func (c *invoiceCase) cutHeard(ctx workflow.Context, due time.Time) error {
 	r := c.st.Request
 	if r == nil {
@@ -393,8 +394,8 @@ func (c *invoiceCase) cutHeard(ctx workflow.Context, due time.Time) error {
 		c.event(ctx, "la distribuidora había cortado el suministro el "+day.Format("02/01/2006"), "distribuidora")
 		c.publish(ctx)
 	}
-	if !heard {
-		return nil
+	if !heard || r.Status != activities.RequestExecuted {
+		return nil // a supply already cut was not cut on the day of the rejection
 	}
 	return c.breachOn(ctx, day, *r)
 }
