@@ -376,11 +376,11 @@ func (c *invoiceCase) cutHeard(ctx workflow.Context, due time.Time) error {
 	}
 	day, executed := executedOn(*r)
 	cancelling := c.st.Stage == StageCutCancelRequested
-	if !executed || (!cancelling && c.st.CutAt != nil) {
-		return nil
+	if !executed || (!cancelling && c.st.CutAt != nil) || (cancelling && r.Status != activities.RequestExecuted) {
+		return nil // only a 05 makes a cancellation a reconnection
 	}
 	heard := workflow.GetVersion(ctx, cutHeardOnRelease, workflow.DefaultVersion, 1) >= 1
-	if !heard && (r.Status != activities.RequestExecuted || !cancelling) {
+	if !heard && !cancelling {
 		return nil // cases that ran before it took only a 05 to their cancellation
 	}
 	if day.IsZero() {
