@@ -22,6 +22,11 @@ import (
 // distributorATR is the change id of the cases that follow the distributor's answers.
 const distributorATR = "distributor-atr"
 
+// cutHeardOnRelease is the change id of the cases that take, while they
+// follow the 03, a cut they had not heard of as the distributor executed it:
+// its day as their cut date and a forbidden day as its breach.
+const cutHeardOnRelease = "cut-heard-on-release"
+
 // onDistributor takes an answer of the distributor, once per answer.
 func (c *invoiceCase) onDistributor(ctx workflow.Context, s activities.DistributorAnswer) {
 	if c.answersSeen[s.MessageID] {
@@ -188,20 +193,30 @@ func (c *invoiceCase) cutExecuted(ctx workflow.Context, r activities.Distributor
 		c.clearAttention(ctx, "la distribuidora respondió")
 	}
 	c.setStage(ctx, StageCut, "suministro cortado por la distribuidora el "+day.Format("02/01/2006"), "distribuidora")
-	if !c.cal.IsAllowedCutDay(day) {
-		why := fmt.Sprintf("la distribuidora cortó el %s, día en que no se permite cortar (solicitud %s)", day.Format("02/01/2006"), r.Code)
-		if err := c.call(ctx, "incumplimiento de la distribuidora", a.RecordBreach, activities.BreachInput{
-			Case: c.ref(), RequestID: r.RequestID, What: why, At: c.now(ctx),
-		}, nil); err != nil {
-			return err
-		}
-		c.st.Breach = why
-		c.raiseAttention(ctx, why)
+	if err := c.breachOn(ctx, day, r); err != nil {
+		return err
 	}
 	if err := c.recordStage(ctx, "suministro cortado por la distribuidora", "distribuidora"); err != nil {
 		return err
 	}
 	return c.waitFor(ctx, func() bool { return false }, "pago de la deuda (paid)")
+}
+
+// breachOn records a cut the distributor executed on a day no cut is
+// allowed as its breach, and flags it for a person.
+func (c *invoiceCase) breachOn(ctx workflow.Context, day time.Time, r activities.DistributorState) error {
+	if c.cal.IsAllowedCutDay(day) {
+		return nil
+	}
+	why := fmt.Sprintf("la distribuidora cortó el %s, día en que no se permite cortar (solicitud %s)", day.Format("02/01/2006"), r.Code)
+	if err := c.call(ctx, "incumplimiento de la distribuidora", a.RecordBreach, activities.BreachInput{
+		Case: c.ref(), RequestID: r.RequestID, What: why, At: c.now(ctx),
+	}, nil); err != nil {
+		return err
+	}
+	c.st.Breach = why
+	c.raiseAttention(ctx, why)
+	return nil
 }
 
 // cutRejected takes the distributor's refusal of the cut where its reasons
@@ -276,16 +291,8 @@ func (c *invoiceCase) release(ctx workflow.Context, res activities.SettleResult,
 	}
 	for {
 		c.takeAnswers(ctx)
-		if c.st.Request != nil && c.st.Request.Status == activities.RequestExecuted && c.st.Stage == StageCutCancelRequested {
-			// The distributor cut before it read the cancellation: its answer
-			// to the 03 is now the reconnection.
-			day := c.now(ctx)
-			if c.st.Request.ExecutedOn != nil {
-				day = *c.st.Request.ExecutedOn
-			}
-			c.st.CutDate, c.st.CutAt = &day, &day
-			c.reconnectDue(ctx, due)
-			c.setStage(ctx, StageReconnectRequested, "la distribuidora cortó el "+day.Format("02/01/2006")+" antes de leer la anulación: se pide la reconexión", "distribuidora")
+		if err := c.cutHeard(ctx, due); err != nil {
+			return err
 		}
 		r := *c.st.Release
 		switch r.Status {
@@ -341,6 +348,69 @@ func (c *invoiceCase) release(ctx workflow.Context, res activities.SettleResult,
 			return err
 		}
 	}
+}
+
+// cutHeard takes, while the case follows its 03, a cut it had not heard of:
+// the distributor cut before it read the cancellation (its answer to the 03
+// is now the reconnection), or the cut reached the ledger before the payment
+// and the case only now (the worker recorded the 05 and stopped before it
+// told the case, and the settlement asked for the reconnection). The cut date
+// is the day the distributor gives, and a 05 on a day no cut is allowed its
+// breach.
+func (c *invoiceCase) cutHeard(ctx workflow.Context, due time.Time) error {
+	r := c.st.Request
+	if r == nil {
+		return nil
+	}
+	day, executed := executedOn(*r)
+	cancelling := c.st.Stage == StageCutCancelRequested
+	if !executed || (!cancelling && c.st.CutAt != nil) || (cancelling && r.Status != activities.RequestExecuted) {
+		return nil // only a 05 makes a cancellation a reconnection
+	}
+	heard := workflow.GetVersion(ctx, cutHeardOnRelease, workflow.DefaultVersion, 1) >= 1
+	if !heard && !cancelling {
+		return nil // cases that ran before it took only a 05 to their cancellation
+	}
+	if day.IsZero() {
+		day = c.now(ctx)
+	}
+	c.st.CutDate, c.st.CutAt = &day, &day
+	if cancelling {
+		c.reconnectDue(ctx, due)
+		c.setStage(ctx, StageReconnectRequested, "la distribuidora cortó el "+day.Format("02/01/2006")+" antes de leer la anulación: se pide la reconexión", "distribuidora")
+	} else {
+		c.event(ctx, "la distribuidora había cortado el suministro el "+day.Format("02/01/2006"), "distribuidora")
+		c.publish(ctx)
+	}
+	if !heard || r.Status != activities.RequestExecuted {
+		return nil // a supply already cut was not cut on the day of the rejection
+	}
+	return c.breachOn(ctx, day, *r)
+}
+
+// executedOn is the day the distributor cut the supply of a request, as the
+// ledger told the case: the day of its 05, or of its rejection because the
+// supply was already cut (zero when the ledger knows no day).
+func executedOn(r activities.DistributorState) (time.Time, bool) {
+	switch {
+	case r.Status == activities.RequestExecuted:
+		if r.ExecutedOn != nil {
+			return *r.ExecutedOn, true
+		}
+		return time.Time{}, true
+	case r.Status == activities.RequestRejected:
+		for _, rj := range r.Rejections {
+			if rj.Class == "never_cut" {
+				return time.Time{}, false
+			}
+		}
+		for _, rj := range r.Rejections {
+			if rj.Class == "already_cut" && r.AnsweredOn != nil {
+				return *r.AnsweredOn, true
+			}
+		}
+	}
+	return time.Time{}, false
 }
 
 // reconnectDue sets when the reconnection must have been accepted.

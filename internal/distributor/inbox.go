@@ -1,6 +1,7 @@
 package distributor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -137,21 +139,29 @@ func (in *Inbox) Import(ctx context.Context, path string) (Result, error) {
 	return res, in.deliver(ctx, res.Delivery)
 }
 
-// Scan imports every file of the folder, in name order: not its folders, nor
-// the files whose name starts with ".". The errors of Import are returned
-// together once every file was tried. A folder that does not exist yet holds
-// nothing.
+// Scan imports every file of the folder, in name order, the answers to a 03
+// (B1_04_...) after the rest: not its folders, nor the files whose name
+// starts with ".". The errors of Import are returned together once every file
+// was tried. A folder that does not exist yet holds nothing.
+//
+// The distributor that cut before it read a cancellation leaves its 05, then
+// the 04 that restores the supply; found at one look, the 04 would sort first
+// and close the case as never cut, and the cut read after it would stay
+// unrestored.
 func (in *Inbox) Scan(ctx context.Context) ([]Result, error) {
-	entries, err := os.ReadDir(in.Dir)
+	entries, err := os.ReadDir(in.Dir) // sorted by name
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("scan ATR inbox: %w", err)
 	}
+	slices.SortStableFunc(entries, func(a, b os.DirEntry) int {
+		return cmp.Compare(answersA03(a.Name()), answersA03(b.Name()))
+	})
 	var out []Result
 	var errs []error
-	for _, e := range entries { // ReadDir sorts them by name
+	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
 			continue
 		}
@@ -169,6 +179,14 @@ func (in *Inbox) Scan(ctx context.Context) ([]Result, error) {
 		out = append(out, res)
 	}
 	return out, errors.Join(errs...)
+}
+
+// answersA03 is 1 for the file of an answer to a 03, 0 for any other.
+func answersA03(name string) int {
+	if strings.HasPrefix(name, atr.ProcessB1+"_04_") {
+		return 1
+	}
+	return 0
 }
 
 // Redeliver tells the cases of every answer the ledger recorded and has not

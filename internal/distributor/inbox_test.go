@@ -399,3 +399,40 @@ func TestImportLeavesAFileFromElsewhereWhereItIs(t *testing.T) {
 	require.Equal(t, []string{name, "bad.xml"}, names(t, elsewhere), "no reason file is written beside it")
 	require.NoDirExists(t, in.Dir)
 }
+
+// The distributor cut, then read the cancellation and restored the supply:
+// its 05 and its 04, found at one look, are read in that order, though the
+// 04's name sorts first, so the cancellation's acceptance finds the cut done.
+func TestScanReadsTheAnswersToA03AfterTheRest(t *testing.T) {
+	in, db, sig := newInbox(t)
+	ctx := context.Background()
+	c, req := requestCut(t, db, "F-1", 9)
+	settled, err := db.Settle(ctx, activities.SettleInput{Case: c, PaidAt: time.Date(2026, 6, 10, 11, 0, 0, 0, calendar.Madrid), From: us})
+	require.NoError(t, err)
+	require.Equal(t, activities.RequestCancel, settled.Release)
+	day := time.Date(2026, 6, 9, 0, 0, 0, 0, calendar.Madrid)
+	header := func(step string) atr.Header {
+		return atr.Header{From: them, To: us, Process: atr.ProcessB1, Step: step, Code: req.Code, Seq: "01",
+			RequestedAt: time.Date(2026, 6, 10, 12, 0, 0, 0, calendar.Madrid), CUPS: c.Cups}
+	}
+	for _, m := range []atr.Message{
+		{Header: header("04"), Kind: atr.CancelAccepted, Date: day.AddDate(0, 0, 1)},
+		{Header: header("05"), Kind: atr.Activated, Date: day, Contract: req.Code, Points: []atr.MeasurePoint{{
+			Code: c.Cups + "0F", Movement: "M", Type: "05", ReadMode: "4", Function: "P", ValidFrom: day, Registered: day}}},
+	} {
+		body, err := atr.Marshal(m)
+		require.NoError(t, err)
+		drop(t, in, atr.FileName(m.Header), body)
+	}
+
+	results, err := in.Scan(ctx)
+	require.NoError(t, err)
+	require.Len(t, results, 2)
+	require.Equal(t, "B1_05_"+req.Code+"_01.xml", results[0].File)
+	require.Equal(t, "B1_04_"+req.Code+"_01.xml", results[1].File)
+	last := results[1].Delivery.Answer
+	require.Equal(t, activities.RequestAccepted, last.Request.Status, "the cancellation accepted")
+	require.NotNil(t, last.Cut)
+	require.Equal(t, activities.RequestExecuted, last.Cut.Status, "after the cut")
+	require.Len(t, sig.take(), 2)
+}

@@ -1,6 +1,7 @@
 package invariants_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,13 +17,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/atr"
 	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/internal/store"
@@ -79,18 +83,42 @@ func openLedger(t *testing.T) *store.Store {
 
 // TestInvariants plays random single-case scenarios against the real ledger
 // and checks, after each, what must never happen (PROCESS "The cut, at the
-// moment it is requested"):
+// moment it is requested" and "The distributor cuts, and says when"). The
+// distributor is one of the actors (distributor_test.go): it answers the B1
+// messages the ledger committed as it chooses, and past the end of the
+// scenario answers everything, so that every case it kept waiting can move.
 //
-//	I1 no cut request while the amount due is zero, on hold, for an essential
-//	   or protected supply, on a day that is not an allowed cut day of the
-//	   supply's calendar, or without a proven formal notice whose wait is over;
+//	I1 no cut request (B1 01) while the amount due is zero, on hold, for an
+//	   essential or protected supply, on a day that is not an allowed cut day
+//	   of the supply's calendar, or without a proven formal notice whose wait
+//	   is over;
 //	I2 every accepted payment is in the ledger exactly once;
 //	I3 every case is closed or waits in a named stage with a next action, or
 //	   is flagged NeedsAttention: none retries without end unseen;
-//	I4 a cut supply whose invoices are all paid gets exactly one reconnection.
+//	I4 a cut the distributor executed and then paid in full is restored once:
+//	   a 03 'reconnect', or a 03 'cancel' its 05 overtook, and the case ends
+//	   reconnected (this held the cut request before the distributor spoke
+//	   ATR; the cut is now the distributor's 05);
+//	I5 a case is cut only once a 05 (or an "already cut" rejection) of its
+//	   request was recorded, its cut date is the day the distributor gives,
+//	   and a 05 on a day no cut is allowed is recorded as a breach;
+//	I6 no 05 for a request of an invoice paid in full before its 01 was
+//	   written; a 05 after a payment made after the 01 ends reconnected,
+//	   never paid;
+//	I7 a case paid before its request was executed ends paid, by a 03
+//	   'cancel', never a 'reconnect';
+//	I8 one 01 per cut; a new one only after the last request was rejected,
+//	   and none once a never_cut rejection flagged the supply point;
+//	I9 every B1 message the ledger committed parses (atr.Parse), goes from
+//	   the retailer's REE code, and has left the ledger by the end; every
+//	   answer the distributor gives is taken and reaches its case;
+//	I10 a case that waited for the distributor past its bound shows
+//	   NeedsAttention;
+//	I11 once the distributor answered everything, no case waits on it, and a
+//	   case whose invoice the ledger holds paid is closed.
 //
-// A failure names its seed; IMPAGOS_INVARIANT_SEED=<seed> with
-// IMPAGOS_INVARIANT_SCENARIOS=1 plays it again.
+// A failure names its seed and shows what happened; IMPAGOS_INVARIANT_SEED=<seed>
+// with IMPAGOS_INVARIANT_SCENARIOS=1 plays it again.
 func TestInvariants(t *testing.T) {
 	db := openLedger(t)
 	// 500 in make test, IMPAGOS_INVARIANT_SCENARIOS=20000 in make test-long.
@@ -113,12 +141,20 @@ func TestInvariants(t *testing.T) {
 
 // entry is one write the ledger committed, in commit order.
 type entry struct {
-	kind    string // payment, hold, release, cut, cut_refused, proof, contract, reconnect
+	kind    string // payment, hold, release, cut, cut_refused, proof, contract, settle, answer
 	cents   int64
-	day     time.Time // the ledger's day of a cut request; a proof's day of receipt
+	day     time.Time // the ledger's day of a cut request; a proof's day of receipt; an answer's date
 	joined  bool
 	refusal string
 	k       activities.Contract
+
+	code    string // the B1 request code of a cut, a settlement's 03 or an answer
+	cutID   int64
+	release string    // a settlement's 03: cancel or reconnect; "" when it wrote none
+	step    string    // an answer's step: 02, 04, 05
+	answer  atr.Kind  // an answer's kind
+	class   atr.Class // a rejection's class
+	at      time.Time // when an answer was recorded (the test's clock)
 }
 
 // ledger is the real store with faults the scenario injects (the database
@@ -237,7 +273,11 @@ func (l *ledger) RequestCut(ctx context.Context, in activities.CutInput) (activi
 	if r, ok := activities.AsCutRefusal(err); ok {
 		l.add(entry{kind: "cut_refused", day: day, refusal: r.Reason})
 	} else if err == nil {
-		l.add(entry{kind: "cut", day: day, joined: res.Joined})
+		e := entry{kind: "cut", day: day, joined: res.Joined, cutID: res.CutID}
+		if res.Request != nil {
+			e.code = res.Request.Code
+		}
+		l.add(e)
 	}
 	return res, err
 }
@@ -249,10 +289,66 @@ func (l *ledger) Settle(ctx context.Context, in activities.SettleInput) (activit
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	res, err := l.Store.Settle(ctx, in)
-	if err == nil && res.Reconnection {
-		l.add(entry{kind: "reconnect"})
+	if err == nil {
+		e := entry{kind: "settle", release: res.Release}
+		if res.Request != nil {
+			e.code = res.Request.Code
+		}
+		l.add(e)
 	}
 	return res, err
+}
+
+func (l *ledger) UnsentATR(ctx context.Context, requestID int64) ([]activities.DistributorMessage, error) {
+	if err := l.away(); err != nil {
+		return nil, err
+	}
+	return l.Store.UnsentATR(ctx, requestID)
+}
+
+func (l *ledger) MarkATRSent(ctx context.Context, id int64) error {
+	if err := l.away(); err != nil {
+		return err
+	}
+	return l.Store.MarkATRSent(ctx, id)
+}
+
+func (l *ledger) RequestState(ctx context.Context, id int64) (activities.DistributorState, error) {
+	if err := l.away(); err != nil {
+		return activities.DistributorState{}, err
+	}
+	return l.Store.RequestState(ctx, id)
+}
+
+func (l *ledger) RecordBreach(ctx context.Context, in activities.BreachInput) error {
+	if err := l.away(); err != nil {
+		return err
+	}
+	return l.Store.RecordBreach(ctx, in)
+}
+
+// recordAnswer records an answer of the distributor as the inbox does, in
+// the log when it is new.
+func (l *ledger) recordAnswer(ctx context.Context, file string, body []byte) (store.ATRDelivery, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d, err := l.Store.RecordATRAnswer(ctx, file, body)
+	if err != nil || d.Duplicate {
+		return d, err
+	}
+	m, err := atr.Parse(body)
+	if err != nil {
+		return d, err
+	}
+	e := entry{kind: "answer", code: m.Code, step: m.Step, answer: m.Kind, day: madridDay(m.Date), at: l.env.Now()}
+	for _, r := range m.Rejections { // as the ledger ranks them
+		switch c := atr.Classify(r.Code); {
+		case e.class == "", c == atr.ClassNeverCut, c == atr.ClassAlreadyCut && e.class != atr.ClassNeverCut:
+			e.class = c
+		}
+	}
+	l.add(e)
+	return d, nil
 }
 
 // upsertContract changes the contract as TRADE's export would, in the log.
@@ -299,7 +395,17 @@ type scenario struct {
 	sent   []sent
 	final  workflows.State
 	stages map[workflows.Stage]bool
+	d      *distributorActor
+	// silences counts the answers the case waited for past their bound.
+	silences int
+	// paidInFull: the customer has decided to pay in full once the cut was
+	// asked (at the first look in cut_requested or cut, a third of the time).
+	paidInFull bool
 }
+
+// drainFor is how long a scenario goes on after its end, the distributor
+// answering everything at once, so that every case it kept waiting moves.
+const drainFor = 30 * 24 * time.Hour
 
 var provinces = []string{"Madrid", "Barcelona", "A Coruña", "Sevilla", "Bizkaia", "Valencia", ""}
 
@@ -318,7 +424,9 @@ func play(t *testing.T, db *store.Store, seed uint64) map[string]int {
 	db.Clock = l.now
 	env.SetStartTime(s.start)
 	env.RegisterWorkflow(workflows.ReturnedInvoice)
-	env.RegisterActivity(&activities.Activities{Store: l, Retailer: notice.DefaultRetailer})
+	s.d = newDistributorActor(s)
+	env.RegisterActivity(&activities.Activities{Store: l, Retailer: notice.DefaultRetailer,
+		Distributor: s.d.distributor(), REECode: distributor.LocalREECode})
 	s.plan()
 	env.ExecuteWorkflow(workflows.ReturnedInvoice, s.in)
 	if !env.IsWorkflowCompleted() {
@@ -328,17 +436,39 @@ func play(t *testing.T, db *store.Store, seed uint64) map[string]int {
 		s.final = s.state()
 	}
 	s.check()
+	if t.Failed() {
+		s.explain()
+	}
 	out := map[string]int{}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, e := range l.log {
-		if e.kind == "cut_refused" {
+		switch e.kind {
+		case "cut_refused":
 			out["refused:"+e.refusal]++
-		} else {
+		case "answer":
+			k := "answer:" + e.step + ":" + string(e.answer)
+			if e.class != "" {
+				k += ":" + string(e.class)
+			}
+			out[k]++
+		case "settle":
+			out["settle:"+firstNonEmpty(e.release, "none")]++
+		default:
 			out[e.kind]++
 		}
 	}
 	out["final:"+string(s.final.Stage)]++
+	if s.final.Attention != "" {
+		out["attention"]++
+	}
+	if s.final.Breach != "" {
+		out["breach"]++
+	}
+	if !s.d.wire {
+		out["sent_by_the_loop"]++
+	}
+	out["silence_seen"] += s.silences
 	return out
 }
 
@@ -357,6 +487,11 @@ func (s *scenario) setup() {
 	if r.IntN(2) == 0 {
 		s.k.Segment = activities.SegmentBusiness
 	}
+	// The B1 01 names the customer by its tax id: without one the ledger
+	// refuses every cut (invalid_request).
+	if r.IntN(25) != 0 {
+		s.k.TaxID = taxIDFor(s.seed, s.k.Segment == activities.SegmentBusiness)
+	}
 	s.k.BonoSocial = s.k.Segment == activities.SegmentDomestic && r.IntN(6) == 0
 	s.k.Essential = r.IntN(20) == 0
 	s.k.Protected = r.IntN(20) == 0
@@ -367,6 +502,36 @@ func (s *scenario) setup() {
 		Invoice: invoice, Customer: s.k.Customer, Cups: cups, AmountCents: int64(1000 + r.IntN(200_000)),
 		ReturnedAt: s.start.AddDate(0, 0, -2), Policy: workflows.DefaultPolicy(),
 	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// taxIDFor is a valid tax id of its own for each seed: a NIF, or for a
+// company a CIF.
+func taxIDFor(seed uint64, company bool) string {
+	n := seed % 10_000_000
+	if !company {
+		const letters = "TRWAGMYFPDXBNJZSQVHLCKE"
+		return fmt.Sprintf("%08d%c", n, letters[n%23])
+	}
+	digits := fmt.Sprintf("%07d", n)
+	sum := 0
+	for i, c := range digits {
+		d := int(c - '0')
+		if i%2 == 0 {
+			d *= 2
+			d = d/10 + d%10
+		}
+		sum += d
+	}
+	return fmt.Sprintf("B%s%d", digits, (10-sum%10)%10)
 }
 
 // cupsFor is a valid CUPS of its own for each seed.
@@ -410,17 +575,48 @@ func (s *scenario) plan() {
 
 	// The cuts desk looks twice a day and approves what is under review, most
 	// of the time; the case is watched till the end of the scenario.
+	// The distributor reads what reached it at each look too; past the end
+	// of the scenario it answers everything at once, and the case is judged
+	// once it had the time to take the answers.
 	var watch func()
 	watch = func() {
+		s.d.poll()
 		st := s.state()
-		s.stages[st.Stage] = true
-		if s.env.Now().After(s.end) {
+		if s.env.Now().After(s.end) && !s.d.draining {
+			s.d.drain()
+		}
+		if s.env.Now().After(s.end.Add(drainFor)) {
 			s.final = st
 			s.env.CancelWorkflow()
 			return
 		}
 		if st.Stage == workflows.StageCutReview && st.CutApprovedBy == "" && r.IntN(10) < 7 {
 			s.act(workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "mesa"})
+		}
+		// The customer, told the cut is coming or done, pays in full: while
+		// the distributor has the request (before or after it cuts), or once
+		// the supply is cut.
+		first := !s.stages[st.Stage]
+		s.stages[st.Stage] = true
+		// A payments import records what is left to pay in the ledger while
+		// the cut is under review, and the case hears of it only days later:
+		// meanwhile the ledger's check is the one that stops the cut.
+		if first && st.Stage == workflows.StageCutReview && r.IntN(4) == 0 {
+			delay := 24*time.Hour + time.Duration(r.Int64N(int64(5*24*time.Hour)))
+			s.at(s.env.Now().Add(time.Duration(r.Int64N(int64(36*time.Hour)))), func() {
+				s.importPayment(fmt.Sprintf("IMP-%d", s.seed), delay)
+			})
+		}
+		if first && !s.paidInFull && !s.d.draining && st.AmountDueCents > 0 &&
+			((st.Stage == workflows.StageCutRequested && r.IntN(3) == 0) || (st.Stage == workflows.StageCut && r.IntN(3) == 0)) {
+			s.paidInFull = true
+			ref := fmt.Sprintf("TRF-%d-full", s.seed)
+			s.at(s.env.Now().Add(time.Duration(r.Int64N(int64(4*24*time.Hour)))), func() {
+				st := s.state()
+				if !st.Stage.Closed() && st.AmountDueCents > 0 {
+					s.pay(workflows.PaidSignal{AmountCents: st.AmountDueCents, Reference: ref, PaidAt: madridDay(s.env.Now())})
+				}
+			})
 		}
 		if st.Stage.Closed() {
 			s.final = st
@@ -545,6 +741,42 @@ func (s *scenario) plan() {
 	}
 }
 
+// importPayment records in the ledger, as the payments import does, what
+// the ledger says is left to pay, and tells the case after delay.
+func (s *scenario) importPayment(ref string, delay time.Duration) {
+	if s.state().Stage.Closed() {
+		return
+	}
+	s.l.mu.Lock()
+	cents := s.in.AmountCents
+	for _, e := range s.l.log {
+		if e.kind == "payment" {
+			cents -= e.cents
+		}
+	}
+	s.l.mu.Unlock()
+	if cents <= 0 {
+		return
+	}
+	day := madridDay(s.env.Now())
+	key := workflows.PaymentKeyOf(s.in.Invoice, ref, day, cents)
+	_, err := s.l.RecordPayment(context.Background(), activities.PaymentInput{
+		Case: activities.CaseRef{Invoice: s.in.Invoice, Cups: s.in.Cups}, Key: key, AmountCents: cents, PaidAt: day, Reference: ref})
+	switch {
+	case errors.Is(err, errAway):
+		s.at(s.env.Now().Add(time.Hour), func() { s.importPayment(ref, delay) })
+		return
+	case err != nil:
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.sent = append(s.sent, sent{key: key, cents: cents})
+	s.mu.Unlock()
+	s.at(s.env.Now().Add(delay), func() {
+		s.pay(workflows.PaidSignal{AmountCents: cents, Reference: ref, PaidAt: day})
+	})
+}
+
 // pay reports a payment, by signal or by update, and remembers it.
 func (s *scenario) pay(p workflows.PaidSignal) {
 	st := s.state()
@@ -577,6 +809,31 @@ func (s *scenario) act(name string, arg any) {
 	}, arg)
 }
 
+// explain logs what happened in a failed scenario: the ledger's writes in
+// order, what the distributor chose, and the case's history.
+func (s *scenario) explain() {
+	s.l.mu.Lock()
+	for _, e := range s.l.log {
+		switch e.kind {
+		case "cut", "cut_refused":
+			s.t.Logf("ledger: %s %s %s code %s cut #%d", e.kind, e.refusal, e.day.Format(time.RFC3339), e.code, e.cutID)
+		case "answer":
+			s.t.Logf("ledger: answer %s %s %s dated %s, recorded %s", e.step, e.answer, e.class, e.day.Format(time.DateOnly), e.at.Format(time.RFC3339))
+		case "settle":
+			s.t.Logf("ledger: settle %q code %s", e.release, e.code)
+		case "payment":
+			s.t.Logf("ledger: payment %d", e.cents)
+		default:
+			s.t.Logf("ledger: %s", e.kind)
+		}
+	}
+	s.l.mu.Unlock()
+	s.t.Logf("distributor: %v", s.d.requestsText())
+	for _, ev := range s.final.History {
+		s.t.Logf("case: %s %-22s %s (%s)", ev.At.Format(time.RFC3339), ev.Stage, ev.What, ev.By)
+	}
+}
+
 // check judges the scenario's ledger against the invariants.
 func (s *scenario) check() {
 	t := s.t
@@ -585,12 +842,15 @@ func (s *scenario) check() {
 	log := append([]entry(nil), s.l.log...)
 	s.l.mu.Unlock()
 
-	// I1: replay the ledger's writes in order and judge every cut.
+	// I1: replay the ledger's writes in order and judge every cut request
+	// (the B1 01); the requests and the distributor's answers, for I4 to I8.
 	var paid int64
 	held := false
 	k := activities.Contract{}
 	var proven *time.Time
-	cuts, reconnects := 0, 0
+	requests := map[string]*requestSeen{}
+	var order []*requestSeen // requests in the order of their 01
+	flagged := ""            // the never_cut rejection that flagged the supply point
 	for _, e := range log {
 		switch e.kind {
 		case "payment":
@@ -606,10 +866,9 @@ func (s *scenario) check() {
 				d := e.day
 				proven = &d
 			}
-		case "reconnect":
-			reconnects++
+		case "settle", "answer":
+			s.replay(e, requests, &flagged)
 		case "cut":
-			cuts++
 			why := func(format string, args ...any) {
 				t.Errorf("seed %d: I1: cut requested on %s although %s", s.seed,
 					e.day.In(calendar.Madrid).Format("Mon 02/01/2006 15:04"), fmt.Sprintf(format, args...))
@@ -620,6 +879,7 @@ func (s *scenario) check() {
 			if held {
 				why("the case was on hold")
 			}
+			s.newRequest(e, requests, &order, paid, flagged)
 			if e.joined {
 				continue
 			}
@@ -688,11 +948,304 @@ func (s *scenario) check() {
 		t.Errorf("seed %d: I3: the case waits in %s with no next action and no attention flag", s.seed, st.Stage)
 	}
 
-	// I4: a cut supply whose invoice is paid in full is reconnected once.
-	if cuts > 0 && paid >= s.in.AmountCents && st.Stage.Closed() && reconnects != 1 {
-		t.Errorf("seed %d: I4: cut and paid, %d reconnection requests", s.seed, reconnects)
+	s.checkOutcome(st, order)
+	s.checkMessages(order)
+}
+
+// requestSeen is a cut request of the scenario as the ledger's log tells it.
+type requestSeen struct {
+	code       string
+	cutID      int64
+	paidBefore bool // the invoice was paid in full when its 01 was written
+	executed   bool // a 05, or a rejection because the supply is already cut
+	executedOn time.Time
+	executedAt time.Time // when the ledger recorded it (the test's clock)
+	by05       bool      // executed by a 05 (not an "already cut" rejection)
+	rejected   atr.Class // the class of the 02 rejection, if any
+	release    string    // the 03 a settlement wrote: cancel or reconnect
+	raced      bool      // executed after its 03 'cancel' was written
+	answered04 atr.Kind  // the 04: cancel_accepted or rejected
+}
+
+// inForce reports whether the request still stands: not rejected (unless
+// because the supply is cut already) and not released by a 03.
+func (r *requestSeen) inForce() bool {
+	return (r.rejected == "" || r.rejected == atr.ClassAlreadyCut) && r.release == ""
+}
+
+// newRequest takes a 01 into the replay: I8, one 01 per cut, a new one only
+// after the last was rejected, none after a rejection flagged the supply
+// point as never to be cut.
+func (s *scenario) newRequest(e entry, requests map[string]*requestSeen, order *[]*requestSeen, paid int64, flagged string) {
+	t := s.t
+	if e.code == "" {
+		t.Errorf("seed %d: I8: a cut request (cut #%d) without its B1 01", s.seed, e.cutID)
+		return
 	}
-	if cuts > 1 {
-		t.Errorf("seed %d: one invoice asked the distributor for %d cuts", s.seed, cuts)
+	if r, ok := requests[e.code]; ok {
+		if r.cutID != e.cutID {
+			t.Errorf("seed %d: I8: request %s names cut #%d and cut #%d", s.seed, e.code, r.cutID, e.cutID)
+		}
+		return // the same request read again
 	}
+	if flagged != "" {
+		t.Errorf("seed %d: I8: a new 01 (%s) after the distributor rejected the cut as never to be done: %s", s.seed, e.code, flagged)
+	}
+	for _, r := range *order {
+		if r.cutID == e.cutID {
+			t.Errorf("seed %d: I8: cut #%d has a second 01 (%s after %s)", s.seed, e.cutID, e.code, r.code)
+		}
+		if r.inForce() {
+			t.Errorf("seed %d: I8: a new 01 (%s) while request %s stands", s.seed, e.code, r.code)
+		}
+	}
+	r := &requestSeen{code: e.code, cutID: e.cutID, paidBefore: paid >= s.in.AmountCents}
+	requests[e.code] = r
+	*order = append(*order, r)
+}
+
+// replay takes a settlement or an answer of the distributor into the replay.
+// It holds the ledger's choice of 03 (I4, I7: a reconnection only of a cut
+// executed, a cancellation only of one that was not) and I6 (no 05 for a
+// request of an invoice paid in full before its 01).
+func (s *scenario) replay(e entry, requests map[string]*requestSeen, flagged *string) {
+	t := s.t
+	if e.kind == "settle" {
+		var standing []string
+		for _, r := range requests {
+			if r.inForce() && r.code != e.code {
+				standing = append(standing, r.code)
+			}
+		}
+		if len(standing) > 0 {
+			t.Errorf("seed %d: I7: paid in full while requests %v stood, and no 03 was written for them", s.seed, standing)
+		}
+		if e.code == "" {
+			return
+		}
+		r := requests[e.code]
+		switch {
+		case r == nil:
+			t.Errorf("seed %d: I7: a 03 for request %s, which no 01 of the case wrote", s.seed, e.code)
+		case r.release != "":
+			if r.release != e.release {
+				t.Errorf("seed %d: I7: request %s released as %s, then as %s", s.seed, e.code, r.release, e.release)
+			}
+		case r.executed && e.release != activities.RequestReconnect:
+			t.Errorf("seed %d: I4: request %s was executed on %s, but the 03 asks for a %s", s.seed, e.code, r.executedOn.Format(time.DateOnly), e.release)
+		case !r.executed && e.release != activities.RequestCancel:
+			t.Errorf("seed %d: I7: request %s was not executed, but the 03 asks for a %s", s.seed, e.code, e.release)
+		default:
+			r.release = e.release
+		}
+		return
+	}
+	r := requests[e.code]
+	if r == nil {
+		t.Errorf("seed %d: I9: the ledger took a %s %s for request %s, which no 01 of the case wrote", s.seed, e.step, e.answer, e.code)
+		return
+	}
+	switch {
+	case e.step == "04":
+		r.answered04 = e.answer
+	case e.answer == atr.Activated:
+		if r.executed {
+			return
+		}
+		r.executed, r.executedOn, r.executedAt, r.by05 = true, e.day, e.at, true
+		if r.paidBefore {
+			t.Errorf("seed %d: I6: the distributor cut (request %s) for an invoice paid in full before the 01 was written", s.seed, e.code)
+		}
+		r.raced = r.release == activities.RequestCancel
+	case e.answer == atr.Rejected:
+		r.rejected = e.class
+		switch e.class {
+		case atr.ClassNeverCut:
+			*flagged = fmt.Sprintf("request %s rejected on %s", e.code, e.day.Format(time.DateOnly))
+		case atr.ClassAlreadyCut:
+			if r.release == "" && !r.executed {
+				r.executed, r.executedOn, r.executedAt = true, e.day, e.at
+			}
+		}
+	}
+}
+
+// checkOutcome judges where the case ended against what the distributor did:
+//
+//	I4 an executed cut paid in full ends reconnected, by a 03 'reconnect', or
+//	   a 03 'cancel' the 05 overtook;
+//	I5 the case is cut only once a 05 (or an "already cut" rejection) of its
+//	   request was recorded, with its day as the cut date; a 05 on a day no
+//	   cut is allowed is recorded as the distributor's breach;
+//	I6 a 05 after a payment made after the 01 ends reconnected, never paid;
+//	I7 a paid case whose request was not executed ends paid, by a 03
+//	   'cancel' accepted, never a 'reconnect';
+//	I11 once the distributor answered everything, no case waits on it and a
+//	   case whose invoice the ledger holds paid is closed.
+func (s *scenario) checkOutcome(st workflows.State, order []*requestSeen) {
+	t := s.t
+	var executed *requestSeen // the last request executed
+	for _, r := range order {
+		if r.executed {
+			executed = r
+		}
+	}
+
+	// I5: the cut is the distributor's, on its day.
+	cutShown := st.CutAt != nil
+	for _, ev := range st.History {
+		if ev.Stage != workflows.StageCut {
+			continue
+		}
+		cutShown = true
+		if executed == nil || ev.At.Before(executed.executedAt) {
+			t.Errorf("seed %d: I5: the case shows the supply cut on %s (%q) before the distributor said it cut it",
+				s.seed, ev.At.Format(time.RFC3339), ev.What)
+		}
+		break
+	}
+	switch st.Stage {
+	case workflows.StageCut, workflows.StageReconnectRequested, workflows.StageReconnected:
+		if st.CutAt == nil {
+			t.Errorf("seed %d: I5: the case ends %s with no cut recorded", s.seed, st.Stage)
+		}
+	}
+	if cutShown && executed == nil {
+		t.Errorf("seed %d: I5: the case shows a cut (stage %s, cut at %v) that the distributor never executed", s.seed, st.Stage, st.CutAt)
+	}
+	if st.CutAt != nil && executed != nil {
+		if st.CutDate == nil || !madridDay(*st.CutDate).Equal(executed.executedOn) {
+			t.Errorf("seed %d: I5: cut date %v, the distributor cut (request %s) on %s", s.seed, st.CutDate, executed.code,
+				executed.executedOn.Format(time.DateOnly))
+		}
+	}
+	var breaches []string
+	cal, _ := calendar.ForProvince(s.k.Province, calendar.Extra{})
+	for _, r := range order {
+		if !r.by05 || cal.IsAllowedCutDay(r.executedOn) {
+			continue
+		}
+		breaches = append(breaches, r.code)
+		var breach string
+		if err := s.l.Pool().QueryRow(context.Background(), `SELECT breach FROM distributor_requests WHERE code = $1 AND kind = 'cut'`,
+			r.code).Scan(&breach); err != nil {
+			t.Fatal(err)
+		}
+		if breach == "" {
+			t.Errorf("seed %d: I5: the distributor cut on %s, no cut day in %q, and no breach is recorded (request %s, stage %s)",
+				s.seed, r.executedOn.Format("Mon 02/01/2006"), s.k.Province, r.code, st.Stage)
+		}
+	}
+	if st.Breach != "" && len(breaches) == 0 {
+		t.Errorf("seed %d: I5: the case records a breach (%s) the distributor did not commit", s.seed, st.Breach)
+	}
+
+	// I4, I6, I7: how a paid case ends.
+	for _, r := range order {
+		switch {
+		case r.release == activities.RequestReconnect || r.raced:
+			if st.Stage == workflows.StagePaid {
+				t.Errorf("seed %d: I6: request %s was executed on %s and released by a %s, but the case ends paid",
+					s.seed, r.code, r.executedOn.Format(time.DateOnly), r.release)
+			}
+		case r.release == activities.RequestCancel:
+			if st.Stage == workflows.StageReconnected {
+				t.Errorf("seed %d: I7: request %s was cancelled before any cut, but the case ends reconnected", s.seed, r.code)
+			}
+		}
+	}
+	if st.Stage == workflows.StageReconnected && (executed == nil || (executed.release == "" && !executed.raced)) {
+		t.Errorf("seed %d: I4: the case ends reconnected with no executed cut released", s.seed)
+	}
+
+	// I11: the distributor answered everything: nothing waits on it.
+	var status string
+	if err := s.l.Pool().QueryRow(context.Background(), `SELECT status FROM invoices WHERE invoice = $1`, s.in.Invoice).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	rejected04 := false
+	for _, r := range order {
+		rejected04 = rejected04 || r.answered04 == atr.Rejected
+	}
+	switch {
+	case rejected04:
+		if !st.Stage.Closed() && st.Attention == "" {
+			t.Errorf("seed %d: I11: the distributor cannot restore the supply, and the case (%s) does not say so", s.seed, st.Stage)
+		}
+	case st.Stage == workflows.StageCutRequested || st.Stage == workflows.StageCutCancelRequested || st.Stage == workflows.StageReconnectRequested:
+		t.Errorf("seed %d: I11: the case still waits in %s after the distributor answered everything (requests %v)", s.seed, st.Stage, s.d.requestsText())
+	case status == "paid" && !st.Stage.Closed():
+		t.Errorf("seed %d: I11: the ledger holds the invoice paid and the case waits in %s", s.seed, st.Stage)
+	}
+}
+
+// checkMessages holds I8 and I9 on the ledger's tables: one 01 per cut, every
+// message parses, every one the ledger committed to send left it.
+func (s *scenario) checkMessages(order []*requestSeen) {
+	t := s.t
+	ctx := context.Background()
+	rows, err := s.l.Pool().Query(ctx, `
+		SELECT m.direction, m.step, m.file_name, m.body, m.sent_at IS NOT NULL, r.cut_id
+		FROM atr_messages m JOIN distributor_requests r ON r.id = m.request_id
+		WHERE m.cups = $1 ORDER BY m.id`, s.in.Cups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type message struct {
+		direction, step, file string
+		body                  []byte
+		sent                  bool
+		cutID                 int64
+	}
+	var msgs []message
+	var m message
+	if _, err := pgx.ForEachRow(rows, []any{&m.direction, &m.step, &m.file, &m.body, &m.sent, &m.cutID}, func() error {
+		msgs = append(msgs, m)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	firsts := map[int64]int{}
+	for _, m := range msgs {
+		if _, err := atr.Parse(m.body); err != nil {
+			t.Errorf("seed %d: I9: the ledger holds %s (%s) and it does not parse: %v", s.seed, m.file, m.direction, err)
+		}
+		if m.direction != "out" {
+			continue
+		}
+		if m.step == "01" {
+			firsts[m.cutID]++
+		}
+		if !m.sent {
+			t.Errorf("seed %d: I9: %s is left unsent", s.seed, m.file)
+		}
+		s.d.mu.Lock()
+		got, ok := s.d.received[m.file]
+		s.d.mu.Unlock()
+		if m.sent && (!ok || !bytes.Equal(got, m.body)) {
+			t.Errorf("seed %d: I9: %s is marked sent but the distributor got %d bytes of it (%v)", s.seed, m.file, len(got), ok)
+		}
+	}
+	var cuts []int64
+	if err := pgxCollect(ctx, s.l, &cuts, `SELECT id FROM cuts WHERE cups = $1`, s.in.Cups); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range cuts {
+		if firsts[id] != 1 {
+			t.Errorf("seed %d: I8: cut #%d has %d B1 01 messages", s.seed, id, firsts[id])
+		}
+	}
+	if len(cuts) != len(order) {
+		t.Errorf("seed %d: I8: %d cuts in the ledger, %d requests in the log of its writes", s.seed, len(cuts), len(order))
+	}
+}
+
+// pgxCollect reads one column of rows into out.
+func pgxCollect[T any](ctx context.Context, l *ledger, out *[]T, sql string, args ...any) error {
+	rows, err := l.Pool().Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	*out, err = pgx.CollectRows(rows, pgx.RowTo[T])
+	return err
 }

@@ -5,9 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,14 +21,16 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/atr"
 	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/internal/store"
 	"github.com/elega/impagos/workflows"
 )
 
-// The three failures this package was written against, each played again
-// against the real ledger in the SDK's test environment.
+// The failures this package found, each played again against the real
+// ledger in the SDK's test environment.
 
 // oneCase is a case of its own on the shared ledger, in a test environment.
 type oneCase struct {
@@ -33,6 +39,70 @@ type oneCase struct {
 	l   *ledger
 	in  workflows.Input
 	k   activities.Contract
+	box *outbox
+}
+
+// outbox is the distributor's folder of a oneCase: the messages the case
+// sends, in order.
+type outbox struct {
+	mu   sync.Mutex
+	msgs []activities.DistributorMessage
+}
+
+func (o *outbox) Send(_ context.Context, m activities.DistributorMessage) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, old := range o.msgs {
+		if old.FileName == m.FileName {
+			return nil
+		}
+	}
+	o.msgs = append(o.msgs, m)
+	return nil
+}
+
+// message is the last message sent of a kind, parsed.
+func (c *oneCase) message(kind atr.Kind) (atr.Message, bool) {
+	c.box.mu.Lock()
+	defer c.box.mu.Unlock()
+	for i := len(c.box.msgs) - 1; i >= 0; i-- {
+		m, err := atr.Parse(c.box.msgs[i].Body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if m.Kind == kind {
+			return m, true
+		}
+	}
+	return atr.Message{}, false
+}
+
+// answer has the distributor answer m, recorded in the ledger as the inbox
+// does; the case is told unless tell is false (the worker stopped first).
+func (c *oneCase) answer(m atr.Message, tell bool) store.ATRDelivery {
+	body, err := atr.Marshal(m)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	d, err := c.l.recordAnswer(context.Background(), atr.FileName(m.Header), body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if tell {
+		c.env.SignalWorkflow(workflows.SignalDistributor, d.Answer)
+	}
+	return d
+}
+
+// every runs f every period of the case's time until it reports true.
+func (c *oneCase) every(period time.Duration, f func(st workflows.State) bool) {
+	var tick func()
+	tick = func() {
+		if !f(c.state()) {
+			c.env.RegisterDelayedCallback(tick, period)
+		}
+	}
+	c.env.RegisterDelayedCallback(tick, period)
 }
 
 func newCase(t *testing.T, db *store.Store, invoice, cups string, segment string, start time.Time) *oneCase {
@@ -44,13 +114,15 @@ func newCase(t *testing.T, db *store.Store, invoice, cups string, segment string
 	l := &ledger{Store: db, env: env}
 	db.Clock = l.now
 	env.SetStartTime(start)
-	env.RegisterActivity(&activities.Activities{Store: l, Retailer: notice.DefaultRetailer})
-	k := activities.Contract{Customer: "Talleres Norte S.L.", Cups: cups, Segment: segment, Phone: "+34910000777",
-		Email: "pagos@norte.example", Province: "Madrid"}
+	box := &outbox{}
+	env.RegisterActivity(&activities.Activities{Store: l, Retailer: notice.DefaultRetailer, Distributor: box,
+		REECode: distributor.LocalREECode})
+	k := activities.Contract{Customer: "Talleres Norte S.L.", TaxID: taxIDFor(777, true), Cups: cups, Segment: segment,
+		Phone: "+34910000777", Email: "pagos@norte.example", Province: "Madrid"}
 	if err := l.upsertContract(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	return &oneCase{t: t, env: env, l: l, k: k, in: workflows.Input{Invoice: invoice, Customer: k.Customer, Cups: cups,
+	return &oneCase{t: t, env: env, l: l, k: k, box: box, in: workflows.Input{Invoice: invoice, Customer: k.Customer, Cups: cups,
 		AmountCents: 10000, ReturnedAt: start.AddDate(0, 0, -1), Policy: workflows.DefaultPolicy()}}
 }
 
@@ -257,5 +329,150 @@ func TestReproduction_NoCutWithoutProofOfTheFormalNotice(t *testing.T) {
 	var canceled interface{ Error() string }
 	if werr := c.env.GetWorkflowError(); !errors.As(werr, &canceled) {
 		t.Fatalf("the case should end cancelled: %v", werr)
+	}
+}
+
+// The distributor cut on a day no cut is allowed (the eve of a holiday),
+// and the case heard of its 05 only after the customer paid: the worker had
+// recorded the 05 and stopped before it told the case (told), or the 05 came
+// after the 03 that cancelled the request (the distributor cut before it read
+// the cancellation). Either way the case must take the cut as the
+// distributor executed it: reconnected with the distributor's day as its cut
+// date, and the breach on record. The case used to end reconnected with no
+// cut at all (told: the request's own day as its cut date), and with no
+// breach recorded in either.
+func TestReproduction_TheCutHeardOfOnlyAfterThePayment(t *testing.T) {
+	for _, race := range []bool{false, true} {
+		t.Run(map[bool]string{false: "05 recorded before the payment, told after", true: "05 after the cancellation"}[race], func(t *testing.T) {
+			db := openLedger(t)
+			start := time.Date(2026, time.March, 3, 10, 30, 0, 0, calendar.Madrid) // cut letter for 18/03
+			n := uint64(777300)
+			if race {
+				n++
+			}
+			c := newCase(t, db, fmt.Sprintf("REPRO-05-%d", n), cupsFor(n), activities.SegmentBusiness, start)
+			c.at(start.Add(24*time.Hour), c.prove)
+			// The distributor cuts on Friday 20/03/2026 (Madrid): no cut day.
+			friday := time.Date(2026, time.March, 20, 0, 0, 0, 0, calendar.Madrid)
+			var cut atr.Message
+			executed := false
+			c.every(time.Hour, func(st workflows.State) bool {
+				now := c.env.Now()
+				switch {
+				case st.Stage == workflows.StageCutReview && st.CutApprovedBy == "":
+					c.env.SignalWorkflow(workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "rocio"})
+				case st.Stage == workflows.StageCutRequested && st.Request.Status == activities.RequestSent:
+					req, _ := c.message(atr.CutRequested)
+					cut = req
+					c.answer(answerTo(req.Header, "02", atr.Accepted, madridDay(now), now, ""), true)
+				case !race && !executed && st.Stage == workflows.StageCutRequested && now.After(friday.Add(10*time.Hour)):
+					executed = true
+					c.answer(answerTo(cut.Header, "05", atr.Activated, friday, now, ""), false)
+					c.env.SignalWorkflow(workflows.SignalPaid, workflows.PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
+				case race && st.Stage == workflows.StageCutRequested && now.After(friday.Add(-48*time.Hour)):
+					c.env.SignalWorkflow(workflows.SignalPaid, workflows.PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
+				case race && !executed && st.Stage == workflows.StageCutCancelRequested && now.After(friday.Add(10*time.Hour)):
+					executed = true
+					c.answer(answerTo(cut.Header, "05", atr.Activated, friday, now, ""), true)
+				case st.Release != nil && st.Release.Status == activities.RequestSent && (executed || !race):
+					rel, _ := c.message(atr.CancelRequested)
+					c.answer(answerTo(rel.Header, "04", atr.CancelAccepted, madridDay(now), now, ""), true)
+				}
+				return st.Stage.Closed()
+			})
+			c.at(time.Date(2026, time.May, 4, 10, 0, 0, 0, calendar.Madrid), func() { c.env.CancelWorkflow() })
+			c.env.ExecuteWorkflow(workflows.ReturnedInvoice, c.in)
+
+			var r workflows.Result
+			if err := c.env.GetWorkflowResult(&r); err != nil {
+				t.Fatal(err)
+			}
+			st := c.state()
+			if r.Stage != workflows.StageReconnected || r.CutAt == nil || st.CutDate == nil || !madridDay(*st.CutDate).Equal(friday) {
+				t.Fatalf("ends %s, cut at %v, cut date %v; want reconnected, cut on %s", r.Stage, r.CutAt, st.CutDate, friday.Format(time.DateOnly))
+			}
+			var breach string
+			if err := db.Pool().QueryRow(context.Background(), `SELECT breach FROM distributor_requests WHERE code = $1 AND kind = 'cut'`,
+				cut.Code).Scan(&breach); err != nil {
+				t.Fatal(err)
+			}
+			if breach == "" || st.Breach == "" {
+				t.Fatalf("the cut on Friday 20/03 is no breach on record: ledger %q, case %q", breach, st.Breach)
+			}
+		})
+	}
+}
+
+// envSignaler tells the case of a oneCase as the Temporal client tells a
+// running case: the inbox's Signaler in the test environment.
+type envSignaler struct{ c *oneCase }
+
+func (e envSignaler) SignalWorkflow(_ context.Context, workflowID, _, name string, arg any) error {
+	if workflowID != workflows.WorkflowID(e.c.in.Invoice) {
+		return fmt.Errorf("no case %s here", workflowID)
+	}
+	e.c.env.SignalWorkflow(name, arg)
+	return nil
+}
+
+// The customer paid while the distributor had the cut request: the 03
+// cancelled it. The distributor had cut the day before and had not read the
+// cancellation yet; it left its 05 and then its 04 (the supply restored) in
+// the inbox, where the worker found both at one look. The inbox read them in
+// the order of their names, the 04 first: the case closed paid, "no se
+// cortó", then the ledger took the 05 and held the supply cut, and nobody
+// asked for it back. The answers to a request are read before the answers to
+// its 03, so the case follows the cut to its reconnection.
+func TestReproduction_TheCutAndTheCancellationReadAtOneLook(t *testing.T) {
+	db := openLedger(t)
+	start := time.Date(2026, time.March, 3, 10, 30, 0, 0, calendar.Madrid) // cut letter for 18/03
+	c := newCase(t, db, "REPRO-05-04", cupsFor(777400), activities.SegmentBusiness, start)
+	dir := t.TempDir()
+	inbox := &distributor.Inbox{Dir: dir, Store: db, Signaler: envSignaler{c}}
+	c.at(start.Add(24*time.Hour), c.prove)
+	var cut atr.Message
+	var executedOn time.Time
+	c.every(time.Hour, func(st workflows.State) bool {
+		now := c.env.Now()
+		switch {
+		case st.Stage == workflows.StageCutReview && st.CutApprovedBy == "":
+			c.env.SignalWorkflow(workflows.SignalApproveCut, workflows.ApproveCutSignal{By: "rocio"})
+		case st.Stage == workflows.StageCutRequested && st.Request.Status == activities.RequestSent:
+			cut, _ = c.message(atr.CutRequested)
+			c.answer(answerTo(cut.Header, "02", atr.Accepted, madridDay(now), now, ""), true)
+		case st.Stage == workflows.StageCutRequested && st.Request.Status == activities.RequestAccepted && now.Sub(*st.Request.AnsweredOn) > 30*time.Hour:
+			c.env.SignalWorkflow(workflows.SignalPaid, workflows.PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
+		case st.Stage == workflows.StageCutCancelRequested && executedOn.IsZero():
+			cancel, _ := c.message(atr.CancelRequested)
+			executedOn = madridDay(now.Add(-24 * time.Hour))
+			for _, m := range []atr.Message{
+				answerTo(cut.Header, "05", atr.Activated, executedOn, now.Add(-time.Hour), ""),
+				answerTo(cancel.Header, "04", atr.CancelAccepted, madridDay(now), now, ""),
+			} {
+				body, err := atr.Marshal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, atr.FileName(m.Header)), body, 0o640); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := inbox.Scan(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return st.Stage.Closed()
+	})
+	c.at(time.Date(2026, time.May, 4, 10, 0, 0, 0, calendar.Madrid), func() { c.env.CancelWorkflow() })
+	c.env.ExecuteWorkflow(workflows.ReturnedInvoice, c.in)
+
+	var r workflows.Result
+	if err := c.env.GetWorkflowResult(&r); err != nil {
+		t.Fatal(err)
+	}
+	st := c.state()
+	if r.Stage != workflows.StageReconnected || st.CutDate == nil || !madridDay(*st.CutDate).Equal(executedOn) {
+		t.Fatalf("ends %s (cut date %v): want reconnected, cut on %s; history %v", r.Stage, st.CutDate,
+			executedOn.Format(time.DateOnly), st.History[max(0, len(st.History)-4):])
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -22,9 +23,11 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/atr"
 	"github.com/elega/impagos/internal/calendar"
 	"github.com/elega/impagos/internal/cases"
 	"github.com/elega/impagos/internal/cups"
+	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/internal/store"
@@ -37,8 +40,14 @@ import (
 // ledger of its own), sharing a supply point or a bank transfer, with the
 // people's actions arriving in real time, at any moment, by signal or by
 // update. Each scenario is two or three invoices on one CUPS, or two invoices
-// on two CUPS paid by one transfer reference; it plays until every case is
-// closed or stackBudget passes, and then the ledger's tables are judged:
+// on two CUPS paid by one transfer reference. The distributor is one more
+// actor (stackdistributor_test.go): the cases write their B1 messages to an
+// outbox folder, it answers into an inbox folder, and the worker's loop
+// (distributor.Run) reads the inbox, records each answer, tells the cases
+// (now and then only at its next round) and sends what the ledger holds
+// unsent. A scenario plays until every case is closed or stackBudget passes;
+// then the distributor answers everything outstanding, and once no case
+// waits on it the ledger's tables are judged:
 //
 //	I1 no cut request for an invoice that owes nothing or is on hold; a new
 //	   cut only of a supply neither essential nor protected, with a proof of
@@ -47,8 +56,19 @@ import (
 //	   invoices of a transfer too;
 //	I3 every case is closed (and its run ended), or waits in a named stage
 //	   with a next action, or carries NeedsAttention;
-//	I4 a supply point is cut once at a time, reconnected once per cut, and
-//	   only when every invoice of it is paid.
+//	I4 a supply point is cut once at a time, released once per cut (a 03
+//	   'reconnect' of a cut the distributor executed, 'cancel' of one it did
+//	   not), and only when every invoice of it is paid;
+//	I5 a case shows a cut only of a request the distributor executed, with
+//	   its day as the cut date, and a 05 on a forbidden day is a breach on
+//	   record;
+//	I6 no 05 for an invoice paid in full before its 01; a settlement that
+//	   released an executed cut does not end paid;
+//	I7 one that cancelled a cut never executed does not end reconnected;
+//	I8 one 01 per cut, none after a never_cut rejection;
+//	I9 every B1 message parses and has left the ledger, every answer the
+//	   distributor wrote is one the inbox takes;
+//	I11 once the distributor answered everything, no case waits on it.
 //
 // The order of what the ledger committed comes from a wrapper of the store
 // that logs the writes the rules judge, one at a time, not from timestamps.
@@ -88,6 +108,9 @@ func TestInvariantsOnTheStack(t *testing.T) {
 			}
 			if len(s.failures) > 0 {
 				t.Logf("actions: %s", strings.Join(s.trace, ", "))
+				for _, line := range s.story() {
+					t.Log(line)
+				}
 			}
 		})
 		if !ok {
@@ -138,6 +161,7 @@ type stackEnv struct {
 	queue string
 	run   string // names this run's invoices: workflow ids outlive the test
 	led   *stackLedger
+	dist  *stackDistributor
 }
 
 func newStackEnv(t *testing.T) *stackEnv {
@@ -174,16 +198,51 @@ func newStackEnv(t *testing.T) *stackEnv {
 	t.Cleanup(c.Close)
 
 	env := &stackEnv{ctx: ctx, c: c, queue: "impagos-stackinv-" + stackToken(6), run: stackToken(3),
-		led: &stackLedger{Store: db, once: map[string]bool{}}}
+		led: &stackLedger{Store: db, once: map[string]bool{}}, dist: newStackDistributor(t.TempDir())}
+	// The distributor's folders as the worker has them: the cases write to
+	// the outbox, and the loop reads the inbox, tells the cases, delivers
+	// again what it could not, and sends what the ledger holds unsent.
+	folder := distributor.Folder{Dir: env.dist.outbox}
+	inbox := &distributor.Inbox{Dir: env.dist.inbox, Store: env.led,
+		Signaler: &flakySignaler{Signaler: c, rng: mrand.New(mrand.NewPCG(1, 2)), tried: map[string]bool{}}}
+	for _, dir := range []string{env.dist.outbox, env.dist.inbox} {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- engine.RunWorker(wctx, c, env.queue, &activities.Activities{Store: env.led, Retailer: notice.DefaultRetailer})
+		done <- engine.RunWorker(wctx, c, env.queue, &activities.Activities{Store: env.led, Retailer: notice.DefaultRetailer,
+			Distributor: folder, REECode: distributor.LocalREECode})
+	}()
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() {
+		defer loops.Done()
+		distributor.Run(wctx, inbox, 30*time.Millisecond, func(ctx context.Context) error {
+			_, err := activities.SendPending(ctx, env.led, folder, 0)
+			return err
+		})
+	}()
+	go func() {
+		defer loops.Done()
+		env.dist.run(wctx)
 	}()
 	t.Cleanup(func() {
 		stop()
+		loops.Wait()
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+		for _, f := range env.dist.failures {
+			t.Error(f)
+		}
+		// Every answer the distributor wrote was one the ledger takes.
+		rejected, _ := filepath.Glob(filepath.Join(env.dist.inbox, distributor.RejectedDir, "*.reason"))
+		for _, r := range rejected {
+			why, _ := os.ReadFile(r)
+			t.Errorf("I9: the inbox refused %s: %s", strings.TrimSuffix(filepath.Base(r), ".reason"), strings.TrimSpace(string(why)))
 		}
 	})
 	return env
@@ -197,14 +256,20 @@ func stackToken(n int) string {
 
 // stackEntry is one write the ledger committed, in commit order.
 type stackEntry struct {
-	kind    string // open, payment, hold, release, cut, joined, cut_refused, proof, contract, settle, reconnect
+	kind    string // open, payment, hold, release, cut, joined, cut_refused, proof, contract, settle, cut_release, answer
 	invoice string
 	cups    string
 	cents   int64
-	at      time.Time // a cut request's moment (the case's clock); a proof's day of receipt
+	at      time.Time // a cut request's moment (the case's clock); a proof's day of receipt; an answer's date
 	cutID   int64
 	reason  string
 	k       activities.Contract
+
+	code    string    // the B1 request code of a cut, a settlement's 03 or an answer
+	release string    // a settlement's 03: cancel or reconnect
+	step    string    // an answer's step
+	answer  atr.Kind  // an answer's kind
+	class   atr.Class // a rejection's class
 }
 
 // stackLedger is the real store with a log of the writes the invariants
@@ -267,6 +332,9 @@ func (l *stackLedger) RequestCut(ctx context.Context, in activities.CutInput) (a
 	defer l.mu.Unlock()
 	res, err := l.Store.RequestCut(ctx, in)
 	e := stackEntry{invoice: in.Case.Invoice, cups: in.Case.Cups, at: in.At, cutID: res.CutID}
+	if res.Request != nil {
+		e.code = res.Request.Code
+	}
 	if r, ok := activities.AsCutRefusal(err); ok {
 		e.kind, e.reason = "cut_refused", r.Reason
 		l.add("", e)
@@ -287,11 +355,39 @@ func (l *stackLedger) Settle(ctx context.Context, in activities.SettleInput) (ac
 	res, err := l.Store.Settle(ctx, in)
 	if err == nil {
 		l.add("settle/"+in.Case.Invoice, stackEntry{kind: "settle", invoice: in.Case.Invoice, cups: in.Case.Cups})
-		if res.Reconnection {
-			l.add("reconnect/"+in.Case.Invoice, stackEntry{kind: "reconnect", invoice: in.Case.Invoice, cups: in.Case.Cups})
+		if res.Release != "" {
+			e := stackEntry{kind: "cut_release", release: res.Release, invoice: in.Case.Invoice, cups: in.Case.Cups}
+			if res.Request != nil {
+				e.code = res.Request.Code
+			}
+			l.add("release/"+in.Case.Invoice, e)
 		}
 	}
 	return res, err
+}
+
+// RecordATRAnswer records an answer of the distributor as the inbox reads
+// it, in the log when it is new.
+func (l *stackLedger) RecordATRAnswer(ctx context.Context, file string, body []byte) (store.ATRDelivery, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d, err := l.Store.RecordATRAnswer(ctx, file, body)
+	if err != nil || d.Duplicate {
+		return d, err
+	}
+	m, err := atr.Parse(body)
+	if err != nil {
+		return d, err
+	}
+	e := stackEntry{kind: "answer", cups: m.CUPS, code: m.Code, step: m.Step, answer: m.Kind, at: madridDay(m.Date)}
+	for _, r := range m.Rejections { // as the ledger ranks them
+		switch c := atr.Classify(r.Code); {
+		case e.class == "", c == atr.ClassNeverCut, c == atr.ClassAlreadyCut && e.class != atr.ClassNeverCut:
+			e.class = c
+		}
+	}
+	l.add("", e)
+	return d, nil
 }
 
 // upsertContract changes a contract as TRADE's export would, in the log.
@@ -330,8 +426,11 @@ type stackInvoice struct {
 	noticeSeen  time.Time
 	proved      bool
 	payAfterCut bool // the customer pays the rest once the supply is cut
-	paidRest    bool
-	deskAfter   time.Time // the cuts desk looks again then
+	// payOnRequest: or already once the cut is asked of the distributor,
+	// before or after it cuts.
+	payOnRequest bool
+	paidRest     bool
+	deskAfter    time.Time // the cuts desk looks again then
 }
 
 func (inv *stackInvoice) closed() bool { return inv.read && inv.last.Stage.Closed() }
@@ -363,6 +462,9 @@ type stackScenario struct {
 	trace     []string      // the actions taken, when
 	start     time.Time
 	acts      sync.WaitGroup
+	// drng is the distributor's random source for this scenario: only its
+	// goroutine draws from it.
+	drng *mrand.Rand
 
 	mu        sync.Mutex
 	sent      []stackPayment    // payments a case accepted
@@ -391,7 +493,8 @@ var stackProvinces = []string{"Madrid", "Barcelona", "A Coruña", "Sevilla", "Bi
 func newStackScenario(env *stackEnv, seed uint64) *stackScenario {
 	r := mrand.New(mrand.NewPCG(seed, seed^0x57ac))
 	s := &stackScenario{env: env, seed: seed, rng: r, contracts: map[string]activities.Contract{},
-		tried: map[string]string{}, transfers: map[string][]string{}, stats: map[string]int{}}
+		tried: map[string]string{}, transfers: map[string][]string{}, stats: map[string]int{},
+		drng: mrand.New(mrand.NewPCG(seed, seed^0xd157))}
 	customer := fmt.Sprintf("Cliente %s-%d", env.run, seed)
 	transfer := r.IntN(5) < 2
 	supplies := []string{cups.Make(31, int64(seed%1_000_000_000)*10)}
@@ -409,6 +512,9 @@ func newStackScenario(env *stackEnv, seed uint64) *stackScenario {
 		if r.IntN(2) == 0 {
 			k.Segment = activities.SegmentBusiness
 		}
+		if r.IntN(25) != 0 { // without a tax id the B1 01 cannot be written
+			k.TaxID = taxIDFor(seed*10+uint64(len(s.contracts)), k.Segment == activities.SegmentBusiness)
+		}
 		k.BonoSocial = k.Segment == activities.SegmentDomestic && r.IntN(6) == 0
 		k.Essential = r.IntN(15) == 0
 		k.Protected = r.IntN(15) == 0
@@ -422,6 +528,7 @@ func newStackScenario(env *stackEnv, seed uint64) *stackScenario {
 			number: fmt.Sprintf("SI%s-%d-%d", env.run, seed, i), cups: supplies[i%len(supplies)],
 			amount: 1000 + r.Int64N(200_000), proofDelay: -1, payAfterCut: r.IntN(5) < 3,
 		}
+		inv.payOnRequest = inv.payAfterCut && r.IntN(3) == 0
 		if i > 0 {
 			inv.startAt = time.Duration(r.Int64N(int64(3 * time.Second)))
 		}
@@ -564,6 +671,7 @@ func (s *stackScenario) play() {
 			return
 		}
 	}
+	s.env.dist.register(s)
 	s.start = time.Now()
 	deadline := s.start.Add(stackBudget)
 	for {
@@ -590,6 +698,8 @@ func (s *stackScenario) play() {
 		time.Sleep(stackTick)
 	}
 	s.acts.Wait()
+	s.env.dist.drain(s)
+	s.awaitDistributor()
 	s.awaitPayments()
 	s.awaitRest()
 	s.terminate()
@@ -655,6 +765,12 @@ func (s *stackScenario) look() {
 			s.at(time.Since(s.start)+s.within(time.Millisecond, 1500*time.Millisecond), "payment after the cut of "+inv.number, func() {
 				s.pay(inv, fmt.Sprintf("TRF-%d-%s-after-cut", s.seed, inv.number), true, 0)
 			})
+		}
+		if inv.payOnRequest && !inv.paidRest && st.Stage == workflows.StageCutRequested {
+			// Paid at once: the 03 races the distributor's 02 and 05.
+			inv.paidRest = true
+			s.note("payment while the cut is requested of " + inv.number)
+			s.pay(inv, fmt.Sprintf("TRF-%d-%s-on-request", s.seed, inv.number), true, 0)
 		}
 	}
 }
@@ -863,6 +979,43 @@ func (s *stackScenario) prove(inv *stackInvoice, noticeDay time.Time) {
 	})
 }
 
+// awaitDistributor waits, once the distributor answers everything, until no
+// case waits on it (I11): none left in cut_requested, cut_cancel_requested
+// or reconnect_requested, but one whose 03 the distributor refused, which
+// shows NeedsAttention.
+func (s *stackScenario) awaitDistributor() {
+	deadline := time.Now().Add(stackGrace)
+	for {
+		var waiting []string
+		for _, inv := range s.invoices {
+			if !inv.started {
+				continue
+			}
+			st, err := cases.State(s.env.ctx, s.env.c, inv.number)
+			if err != nil {
+				continue // closed and gone, or a busy moment
+			}
+			inv.last, inv.read = st, true
+			refused := st.Release != nil && st.Release.Status == activities.RequestRejected && st.Attention != ""
+			switch st.Stage {
+			case workflows.StageCutRequested, workflows.StageCutCancelRequested, workflows.StageReconnectRequested:
+				if !refused {
+					waiting = append(waiting, inv.number+" "+describe(st))
+				}
+			}
+		}
+		if len(waiting) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.fail("I11: after the distributor answered everything, cases still wait on it after %s: %v; distributor: %v",
+				stackGrace, waiting, s.env.dist.requestsOf(s))
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // awaitPayments waits until every payment a case accepted is in the ledger,
 // or fails (I2) naming the payment and the case's state.
 func (s *stackScenario) awaitPayments() {
@@ -1008,6 +1161,8 @@ type stackTables struct {
 	proofs   map[string]int           // notice_proofs: invoice to rows
 	payments map[string]stackPayment  // payments: key to row
 	audit    map[string]int           // audit: action to entries
+	messages []stackMessage           // atr_messages of the supply points
+	breaches map[string]string        // distributor_requests: cut request code to its breach
 }
 
 type stackCut struct {
@@ -1015,6 +1170,15 @@ type stackCut struct {
 	cups        string
 	requestedBy string
 	reconnected bool
+	outcome     string // '', cancel, reconnect, rejected
+}
+
+// stackMessage is a B1 message the ledger holds.
+type stackMessage struct {
+	direction, step, file string
+	body                  []byte
+	sent                  bool
+	cutID                 int64
 }
 
 // readTables reads the scenario's rows of the ledger.
@@ -1022,14 +1186,16 @@ func (s *stackScenario) readTables(ctx context.Context) (stackTables, error) {
 	db := s.env.led.Pool()
 	numbers, supplies := s.numbers(), s.supplies()
 	tb := stackTables{members: map[int64][]string{}, requests: map[int64]map[string]int{}, status: map[string]string{},
-		proofs: map[string]int{}, audit: map[string]int{}}
+		proofs: map[string]int{}, audit: map[string]int{}, breaches: map[string]string{}}
+	var m stackMessage
+	var code, breach string
 	var c stackCut
-	rows, err := db.Query(ctx, `SELECT id, cups, requested_by_invoice, reconnection_requested_at IS NOT NULL
+	rows, err := db.Query(ctx, `SELECT id, cups, requested_by_invoice, reconnection_requested_at IS NOT NULL, outcome
 		FROM cuts WHERE cups = ANY($1) ORDER BY id`, supplies)
 	if err != nil {
 		return tb, fmt.Errorf("cuts: %w", err)
 	}
-	if _, err := pgx.ForEachRow(rows, []any{&c.id, &c.cups, &c.requestedBy, &c.reconnected}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&c.id, &c.cups, &c.requestedBy, &c.reconnected, &c.outcome}, func() error {
 		tb.cuts = append(tb.cuts, c)
 		return nil
 	}); err != nil {
@@ -1060,6 +1226,14 @@ func (s *stackScenario) readTables(ctx context.Context) (stackTables, error) {
 			numbers, []any{&invoice, &n}, func() error { tb.proofs[invoice] = n; return nil }},
 		{"audit", `SELECT action, count(*)::int FROM audit WHERE invoice = ANY($1) GROUP BY action`,
 			numbers, []any{&kind, &n}, func() error { tb.audit[kind] = n; return nil }},
+		{"atr_messages", `SELECT m.direction, m.step, m.file_name, m.body, m.sent_at IS NOT NULL, r.cut_id
+			FROM atr_messages m JOIN distributor_requests r ON r.id = m.request_id WHERE m.cups = ANY($1) ORDER BY m.id`,
+			supplies, []any{&m.direction, &m.step, &m.file, &m.body, &m.sent, &m.cutID}, func() error {
+				tb.messages = append(tb.messages, m)
+				return nil
+			}},
+		{"breaches", `SELECT code, breach FROM distributor_requests WHERE cups = ANY($1) AND kind = 'cut' AND code IS NOT NULL`,
+			supplies, []any{&code, &breach}, func() error { tb.breaches[code] = breach; return nil }},
 	} {
 		rows, err := db.Query(ctx, q.sql, q.arg)
 		if err != nil {
@@ -1082,10 +1256,11 @@ func (s *stackScenario) check() {
 		mine[inv.number] = inv
 	}
 	supplies := s.supplies()
+	s.awaitSent(supplies)
 	l.mu.Lock()
 	var log []stackEntry
 	for _, e := range l.log {
-		if mine[e.invoice] != nil || (e.kind == "contract" && slices.Contains(supplies, e.cups)) {
+		if mine[e.invoice] != nil || ((e.kind == "contract" || e.kind == "answer") && slices.Contains(supplies, e.cups)) {
 			log = append(log, e)
 		}
 	}
@@ -1105,9 +1280,49 @@ func (s *stackScenario) check() {
 	contract := map[string]activities.Contract{}
 	cutNow := map[string]bool{}
 	logged := map[string]bool{} // cut id/invoice of every cut and join logged
+	requests := map[string]*requestSeen{}
+	released := map[string]*requestSeen{} // invoice to the request its settlement released
+	flagged := map[string]string{}        // supply point to the never_cut rejection that flagged it
 	p := stackPolicy()
 	for _, e := range log {
 		switch e.kind {
+		case "answer":
+			if e.class != "" {
+				s.stats["answer:"+e.step+":"+string(e.answer)+":"+string(e.class)]++
+			} else {
+				s.stats["answer:"+e.step+":"+string(e.answer)]++
+			}
+			r := requests[e.code]
+			if r == nil {
+				s.fail("I9: the ledger took a %s %s for request %s, which no 01 of the scenario wrote", e.step, e.answer, e.code)
+				continue
+			}
+			switch {
+			case e.step == "04":
+				r.answered04 = e.answer
+			case e.answer == atr.Activated:
+				if r.executed {
+					continue
+				}
+				r.executed, r.executedOn, r.by05 = true, e.at, true
+				if r.paidBefore {
+					s.fail("I6: the distributor cut %s (request %s) for an invoice paid in full before the 01 was written", e.cups, e.code)
+				}
+				r.raced = r.release == activities.RequestCancel
+			case e.answer == atr.Rejected:
+				r.rejected = e.class
+				if r.release == "" && e.class != atr.ClassAlreadyCut {
+					cutNow[e.cups] = false // the ledger ends the cut
+				}
+				switch e.class {
+				case atr.ClassNeverCut:
+					flagged[e.cups] = fmt.Sprintf("request %s rejected", e.code)
+				case atr.ClassAlreadyCut:
+					if r.release == "" && !r.executed {
+						r.executed, r.executedOn = true, e.at
+					}
+				}
+			}
 		case "open":
 			opened[e.invoice] = true
 		case "payment":
@@ -1128,17 +1343,31 @@ func (s *stackScenario) check() {
 			settled[e.invoice] = true
 		case "cut_refused":
 			s.stats["refused:"+e.reason]++
-		case "reconnect":
-			s.stats["reconnect"]++
+		case "cut_release":
+			// Before the distributor spoke ATR this judged the reconnection
+			// only; the 03 now also cancels a cut not yet executed.
+			s.stats["release:"+e.release]++
 			if !cutNow[e.cups] {
-				s.fail("I4: reconnection of %s requested by %s while no cut was in force", e.cups, e.invoice)
+				s.fail("I4: %s of %s requested by %s while no cut was in force", e.release, e.cups, e.invoice)
 			}
 			cutNow[e.cups] = false
 			for _, inv := range s.invoices {
 				if inv.cups == e.cups && opened[inv.number] && !settled[inv.number] {
-					s.fail("I4: %s reconnected (settling %s) while invoice %s was still open", e.cups, e.invoice, inv.number)
+					s.fail("I4: %s released (%s, settling %s) while invoice %s was still open", e.cups, e.release, e.invoice, inv.number)
 				}
 			}
+			r := requests[e.code]
+			switch {
+			case r == nil:
+				s.fail("I7: a 03 (%s) for request %s, which no 01 of the scenario wrote", e.release, e.code)
+				continue
+			case r.executed && e.release != activities.RequestReconnect:
+				s.fail("I4: request %s of %s was executed on %s, but the 03 asks for a %s", e.code, e.cups, r.executedOn.Format(time.DateOnly), e.release)
+			case !r.executed && e.release != activities.RequestCancel:
+				s.fail("I7: request %s of %s was not executed, but the 03 asks for a %s", e.code, e.cups, e.release)
+			}
+			r.release = e.release
+			released[e.invoice] = r
 		case "cut", "joined":
 			s.stats[e.kind]++
 			logged[fmt.Sprintf("%d/%s", e.cutID, e.invoice)] = true
@@ -1164,6 +1393,14 @@ func (s *stackScenario) check() {
 				s.fail("I4: a second cut of %s (#%d) while one was in force", e.cups, e.cutID)
 			}
 			cutNow[e.cups] = true
+			if f := flagged[e.cups]; f != "" {
+				s.fail("I8: a new 01 of %s (#%d) after the distributor rejected its cut as never to be done: %s", e.cups, e.cutID, f)
+			}
+			if e.code == "" {
+				s.fail("I8: cut #%d of %s without its B1 01", e.cutID, e.cups)
+			} else if requests[e.code] == nil {
+				requests[e.code] = &requestSeen{code: e.code, cutID: e.cutID, paidBefore: paid[e.invoice] >= inv.amount}
+			}
 			k := contract[e.cups]
 			if k.Essential || k.Protected {
 				why("the supply was essential or protected (%+v)", k)
@@ -1192,7 +1429,7 @@ func (s *stackScenario) check() {
 	// The tables against the log: every cut and join is one the log judged;
 	// one cut request per cut, at most one reconnection, and (I4) one when
 	// every invoice of the supply point is paid.
-	reconnects := 0
+	reconnects, cancels := 0, 0
 	for _, c := range tb.cuts {
 		for _, inv := range tb.members[c.id] {
 			if !logged[fmt.Sprintf("%d/%s", c.id, inv)] {
@@ -1201,24 +1438,33 @@ func (s *stackScenario) check() {
 		}
 		req := tb.requests[c.id]
 		if req["cut"] != 1 {
-			s.fail("I4: cut #%d of %s has %d cut requests to the distributor", c.id, c.cups, req["cut"])
+			s.fail("I8: cut #%d of %s has %d cut requests to the distributor", c.id, c.cups, req["cut"])
 		}
-		if req["reconnect"] > 1 || (req["reconnect"] == 1) != c.reconnected {
-			s.fail("I4: cut #%d of %s has %d reconnection requests (reconnected: %v)", c.id, c.cups, req["reconnect"], c.reconnected)
+		if req["reconnect"]+req["cancel"] > 1 || (req["reconnect"] == 1) != c.reconnected {
+			s.fail("I4: cut #%d of %s has %d reconnection and %d cancellation requests (reconnected: %v)",
+				c.id, c.cups, req["reconnect"], req["cancel"], c.reconnected)
 		}
 		reconnects += req["reconnect"]
+		cancels += req["cancel"]
 		allPaid := true
 		for _, inv := range s.invoices {
 			allPaid = allPaid && (inv.cups != c.cups || tb.status[inv.number] == "paid")
 		}
-		if allPaid && req["reconnect"] != 1 {
-			s.fail("I4: every invoice of %s is paid but cut #%d has %d reconnection requests", c.cups, c.id, req["reconnect"])
+		// A cut the distributor rejected ended there; any other is released
+		// once every invoice is paid (this held the reconnection alone
+		// before the 03 could also cancel).
+		if allPaid && c.outcome != "rejected" && req["reconnect"]+req["cancel"] != 1 {
+			s.fail("I4: every invoice of %s is paid but cut #%d (%q) has %d reconnection and %d cancellation requests",
+				c.cups, c.id, c.outcome, req["reconnect"], req["cancel"])
 		}
 	}
-	if tb.audit["cut_requested"] != len(tb.cuts) || tb.audit["reconnect_requested"] != reconnects {
-		s.fail("audit: %d cut_requested and %d reconnect_requested entries for %d cuts and %d reconnections",
-			tb.audit["cut_requested"], tb.audit["reconnect_requested"], len(tb.cuts), reconnects)
+	if tb.audit["cut_requested"] != len(tb.cuts) || tb.audit["reconnect_requested"] != reconnects ||
+		tb.audit["cut_cancel_requested"] != cancels {
+		s.fail("audit: %d cut_requested, %d reconnect_requested and %d cut_cancel_requested entries for %d cuts, %d reconnections and %d cancellations",
+			tb.audit["cut_requested"], tb.audit["reconnect_requested"], tb.audit["cut_cancel_requested"], len(tb.cuts), reconnects, cancels)
 	}
+	s.checkMessages(tb)
+	s.checkOutcomes(requests, released, tb)
 
 	// I2: every payment a case accepted is in the ledger once, as reported;
 	// the ledger holds no payment nobody reported.
@@ -1255,4 +1501,114 @@ func (s *stackScenario) check() {
 			s.stats["transfer_over_two"]++
 		}
 	}
+}
+
+// awaitSent waits until the worker's loop has sent every message the ledger
+// committed for the supply points: a case stopped between committing a
+// message and sending it leaves it to the loop's next round.
+func (s *stackScenario) awaitSent(supplies []string) {
+	deadline := time.Now().Add(stackGrace)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := s.env.led.Pool().QueryRow(s.env.ctx, `SELECT count(*) FROM atr_messages
+			WHERE direction = 'out' AND sent_at IS NULL AND cups = ANY($1)`, supplies).Scan(&n); err != nil || n == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkMessages holds I8 and I9 on the ledger's B1 messages: one 01 per
+// cut, every message parses, and every one the ledger committed to send has
+// left it.
+func (s *stackScenario) checkMessages(tb stackTables) {
+	firsts := map[int64]int{}
+	for _, m := range tb.messages {
+		if _, err := atr.Parse(m.body); err != nil {
+			s.fail("I9: the ledger holds %s (%s) and it does not parse: %v", m.file, m.direction, err)
+		}
+		if m.direction != "out" {
+			continue
+		}
+		if m.step == "01" {
+			firsts[m.cutID]++
+		}
+		if !m.sent {
+			s.fail("I9: %s is left unsent", m.file)
+		}
+	}
+	for _, c := range tb.cuts {
+		if firsts[c.id] != 1 {
+			s.fail("I8: cut #%d of %s has %d B1 01 messages", c.id, c.cups, firsts[c.id])
+		}
+	}
+}
+
+// checkOutcomes judges where each case ended against the distributor's
+// answers in the ledger:
+//
+//	I5 a case shows a cut only of a request the distributor executed (a 05,
+//	   or "already cut"), with its day as the cut date, and the ledger holds
+//	   the breach of a 05 on a day no cut is allowed;
+//	I6 a case whose settlement released an executed cut (a 03 'reconnect', or
+//	   a 'cancel' its 05 overtook) does not end paid;
+//	I7 one whose 03 cancelled a cut never executed does not end reconnected.
+func (s *stackScenario) checkOutcomes(requests, released map[string]*requestSeen, tb stackTables) {
+	for _, inv := range s.invoices {
+		if !inv.read {
+			continue
+		}
+		st := inv.last
+		var followed *requestSeen
+		if st.Request != nil {
+			followed = requests[st.Request.Code]
+		}
+		// A case whose payment released the cut another invoice's case asked
+		// for knows that cut only from an answer delivered to it (which
+		// carries the cut's state); one that heard of the 04 only by asking
+		// the ledger past its bound ends reconnected without a cut date.
+		// That is left open: only the cases that followed a cut are held to it.
+		switch st.Stage {
+		case workflows.StageCut, workflows.StageReconnectRequested, workflows.StageReconnected:
+			if st.CutAt == nil && (st.Stage == workflows.StageCut || st.Request != nil) {
+				s.fail("I5: the case of %s ends %s with no cut recorded", inv.number, st.Stage)
+			}
+		}
+		if st.CutAt != nil {
+			switch {
+			case followed == nil || !followed.executed:
+				s.fail("I5: the case of %s shows a cut (%s) of a request the distributor did not execute: %s", inv.number, st.Stage, describe(st))
+			case st.CutDate == nil || !madridDay(*st.CutDate).Equal(followed.executedOn):
+				s.fail("I5: the case of %s has the cut date %v; the distributor cut (request %s) on %s", inv.number, st.CutDate,
+					followed.code, followed.executedOn.Format(time.DateOnly))
+			case followed.by05:
+				cal, _ := calendar.ForProvince(s.contracts[inv.cups].Province, calendar.Extra{})
+				if !cal.IsAllowedCutDay(followed.executedOn) && tb.breaches[followed.code] == "" {
+					s.fail("I5: the distributor cut %s on %s, no cut day, and the ledger holds no breach of request %s",
+						inv.cups, followed.executedOn.Format("Mon 02/01/2006"), followed.code)
+				}
+			}
+		}
+		r := released[inv.number]
+		switch {
+		case r == nil:
+		case (r.release == activities.RequestReconnect || r.raced) && st.Stage == workflows.StagePaid:
+			s.fail("I6: the settlement of %s released request %s, executed on %s, but the case ends paid", inv.number, r.code,
+				r.executedOn.Format(time.DateOnly))
+		case r.release == activities.RequestCancel && !r.raced && st.Stage == workflows.StageReconnected:
+			s.fail("I7: the settlement of %s cancelled request %s before any cut, but the case ends reconnected", inv.number, r.code)
+		}
+	}
+}
+
+// story tells what the distributor chose and each case's history, for a
+// failure's message.
+func (s *stackScenario) story() []string {
+	out := []string{fmt.Sprintf("distributor: %v", s.env.dist.requestsOf(s))}
+	for _, inv := range s.invoices {
+		for _, ev := range inv.last.History {
+			out = append(out, fmt.Sprintf("%s: %s %-22s %s (%s)", inv.number, ev.At.Format(time.DateTime), ev.Stage, ev.What, ev.By))
+		}
+	}
+	return out
 }
