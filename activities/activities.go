@@ -163,6 +163,7 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 		SuspendFrom: in.SuspendFrom,
 		Date:        in.At,
 		Retailer:    a.Retailer,
+		NewMandate:  in.NewMandate,
 	}, notice.Contact{Phone: in.Contract.Phone, Email: in.Contract.Email})
 	if err != nil {
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(

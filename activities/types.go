@@ -106,6 +106,9 @@ type NoticeInput struct {
 	// SuspendFrom is the first day supply may be suspended, for the formal demand.
 	SuspendFrom *time.Time `json:"suspend_from,omitempty"`
 	At          time.Time  `json:"at"`
+	// NewMandate asks the customer for a new IBAN or direct-debit mandate:
+	// the bank returned the invoice for the account or the mandate.
+	NewMandate bool `json:"new_mandate,omitempty"`
 }
 
 // Message is one communication stored in the outbox.

@@ -100,6 +100,11 @@ func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
 	if err := in.Policy.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
+	if in.Return != nil {
+		if err := in.Return.validate(); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
+		}
+	}
 	safe := workflow.GetVersion(ctx, cutSafety, workflow.DefaultVersion, 1) >= 1
 	atr := false
 	if safe {
@@ -133,6 +138,9 @@ func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
 		return nil, err
 	}
 	if err := c.registerUpdates(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.registerBankReturn(ctx); err != nil {
 		return nil, err
 	}
 	workflow.Go(ctx, c.listen)
@@ -232,6 +240,11 @@ func (c *invoiceCase) process(ctx workflow.Context) error {
 	}
 	if opened.PaidCents > 0 {
 		c.applyPayment(ctx, Payment{Key: "ledger", AmountCents: opened.PaidCents, PaidAt: c.now(ctx)}, "ya pagado según el registro de pagos")
+	}
+	if c.in.Return != nil && c.safe {
+		// A case a bank's file started: its reason sets the path before
+		// anything is sent (the hold is taken at the first wait below).
+		c.takeReturn(ctx, *c.in.Return)
 	}
 	if err := c.findContact(ctx); err != nil {
 		return err

@@ -40,6 +40,9 @@ const (
 	UpdateHold           = SignalHold
 	UpdateRelease        = SignalRelease
 	UpdateContactUpdated = SignalContactUpdated
+	// UpdateBankReturn tells an open case why the bank returned its invoice
+	// (BankReturn): the reason sets its path.
+	UpdateBankReturn = "bank-return"
 )
 
 // WorkflowID is the id of the case of an invoice: one case per returned invoice.
@@ -62,6 +65,9 @@ var (
 	// reconnection, while it has not (real time, like NextActionAt). The
 	// three Datetime slots carry CutDate, NextActionAt and this.
 	AttrReconnectDueAt = temporal.NewSearchAttributeKeyTime("ReconnectDueAt")
+	// AttrReturnReason is the SEPA reason code of the bank's return (AM04,
+	// MD06...), on the cases a bank's return file started or reached.
+	AttrReturnReason = temporal.NewSearchAttributeKeyKeyword("ReturnReason")
 )
 
 // SearchAttributeTypes lists every custom search attribute with its type name,
@@ -77,6 +83,7 @@ var SearchAttributeTypes = []struct{ Name, Type string }{
 	{"NextActionAt", "Datetime"},
 	{"NeedsAttention", "Bool"},
 	{"ReconnectDueAt", "Datetime"},
+	{"ReturnReason", "Keyword"},
 }
 
 // InvoiceOf is the invoice number of a case's workflow id.

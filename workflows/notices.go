@@ -201,6 +201,7 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 	err := c.call(ctx, "comunicado "+kind, a.SendNotice, activities.NoticeInput{
 		Case: c.ref(), Step: step, Kind: kind, Contract: c.contract,
 		CutDate: cutDate, SuspendFrom: suspendFrom, At: c.now(ctx),
+		NewMandate: c.st.Task == TaskNewMandate,
 	}, &res)
 	if isInvalidInput(err) {
 		c.event(ctx, fmt.Sprintf("comunicado %s no enviado: %v", kind, err), "")

@@ -22,6 +22,7 @@ type published struct {
 	due                     float64
 	cutDate, nextAt         time.Time
 	reconnectDue            time.Time
+	reason                  string
 }
 
 // publish keeps the supervisor's view current: typed search attributes for the
@@ -85,6 +86,10 @@ func (c *invoiceCase) publish(ctx workflow.Context) {
 		}
 		p.reconnectDue = due
 	}
+	if c.st.Return != nil && c.st.Return.Reason != p.reason {
+		ups = append(ups, AttrReturnReason.ValueSet(c.st.Return.Reason))
+		p.reason = c.st.Return.Reason
+	}
 	// Only cases that ever needed attention carry the attribute.
 	if attention := c.st.Attention != "" && !c.st.Stage.Closed(); attention != p.attention {
 		ups = append(ups, AttrNeedsAttention.ValueSet(attention))
@@ -123,6 +128,12 @@ func (c *invoiceCase) details() string {
 			fmt.Fprintf(&b, " · **Cortado:** %s", c.st.CutAt.In(calendar.Madrid).Format("02/01/2006 15:04"))
 		}
 		b.WriteString("\n\n")
+	}
+	if c.st.Return != nil {
+		fmt.Fprintf(&b, "**Devolución del banco:** %s · **Camino:** %s\n\n", c.st.Return.label(), c.st.Return.Path)
+	}
+	if c.st.Task != "" {
+		fmt.Fprintf(&b, "**Tarea:** %s\n\n", c.st.Task)
 	}
 	if c.st.Hold != nil {
 		fmt.Fprintf(&b, "**En espera:** %s (%s)\n\n", c.st.Hold.Reason, c.st.Hold.By)

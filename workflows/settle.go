@@ -23,6 +23,7 @@ func (c *invoiceCase) settle(ctx workflow.Context) error {
 	if err := c.flushPayments(ctx); err != nil {
 		return err
 	}
+	silent := c.hold != nil && c.hold.Silent
 	c.hold, c.st.Hold = nil, nil
 	stage := StagePaid
 	switch {
@@ -64,6 +65,10 @@ func (c *invoiceCase) settle(ctx workflow.Context) error {
 	c.setStage(ctx, StagePaid, what, "")
 	if len(c.st.Notices) == 0 {
 		// Paid before anything was sent: nothing to confirm (PROCESS step 1).
+		return nil
+	}
+	if silent {
+		c.event(ctx, "confirmación de pago no enviada: la devolución fue un error nuestro", "")
 		return nil
 	}
 	return c.sendNotice(ctx, "pago", activities.KindPaid, nil, nil)

@@ -89,6 +89,9 @@ type Input struct {
 	AmountCents int64     `json:"amount_cents"`
 	ReturnedAt  time.Time `json:"returned_at"`
 	Policy      Policy    `json:"policy"`
+	// Return is the bank's reason for the return, when a bank's return file
+	// started the case; its path decides how the case goes on.
+	Return *BankReturn `json:"return,omitempty"`
 }
 
 // Result is what a closed case returns.
@@ -121,6 +124,9 @@ type Hold struct {
 	NeverCut bool `json:"never_cut"`
 	// Recorded says the ledger holds it too, so no cut request passes it.
 	Recorded bool `json:"recorded,omitempty"`
+	// Silent says nothing goes to the customer while it lasts, not even a
+	// payment's confirmation (a return by the retailer's own error).
+	Silent bool `json:"silent,omitempty"`
 }
 
 // Event is one line of the case's history.
@@ -178,8 +184,13 @@ type State struct {
 	// reconnection: the end of the day after the payment.
 	ReconnectDueAt *time.Time `json:"reconnect_due_at,omitempty"`
 	// Breach is the distributor's breach of the rules on the cut, if any.
-	Breach  string  `json:"breach,omitempty"`
-	History []Event `json:"history"`
+	Breach string `json:"breach,omitempty"`
+	// Return is why the bank returned the invoice, when its return file
+	// said; nil for a TRADE export's return. Task is what the clerks must
+	// ask of the customer because of it (a new IBAN or mandate).
+	Return  *BankReturn `json:"return,omitempty"`
+	Task    string      `json:"task,omitempty"`
+	History []Event     `json:"history"`
 }
 
 // FormalNotice says how the notice a cut must follow went to the customer: the

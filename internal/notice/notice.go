@@ -61,6 +61,9 @@ type Data struct {
 	SuspendFrom *time.Time
 	Date        time.Time
 	Retailer    Retailer
+	// NewMandate asks for a new IBAN or direct-debit mandate: the bank
+	// returned the invoice for the account or the mandate.
+	NewMandate bool
 }
 
 // Contact is where the customer can be reached.

@@ -306,3 +306,28 @@ func TestRender_Refuses(t *testing.T) {
 		t.Error("a notice with no channel to the customer rendered")
 	}
 }
+
+// A return for the account or the mandate (PROCESS "Why the bank returned
+// it") asks the customer for a new IBAN or mandate in every notice that asks
+// for the debt, on every channel; without it no notice mentions one, and the
+// confirmations never do.
+func TestRender_NewMandateAskedOnlyWhenTheBankSaidSo(t *testing.T) {
+	asks := regexp.MustCompile(`(?i)(IBAN|mandato) (nuevo|de domiciliación nuevo)|IBAN nuevo|nueva orden de domiciliación`)
+	for _, kind := range allKinds {
+		for _, seg := range []string{"domestico", "empresa"} {
+			d := data(kind, seg)
+			for _, r := range mustRender(t, d, both) {
+				if asks.MatchString(r.Body) {
+					t.Errorf("%s %s %s asks for a new IBAN without the bank saying so:\n%s", kind, seg, r.Channel, r.Body)
+				}
+			}
+			d.NewMandate = true
+			for _, r := range mustRender(t, d, both) {
+				confirmation := kind == "pago" || kind == "reconexion"
+				if got := asks.MatchString(r.Body); got == confirmation {
+					t.Errorf("%s %s %s: asks for a new IBAN or mandate = %v, want %v:\n%s", kind, seg, r.Channel, got, !confirmation, r.Body)
+				}
+			}
+		}
+	}
+}
