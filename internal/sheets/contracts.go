@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/elega/impagos/internal/cups"
+	"github.com/elega/impagos/internal/iban"
 	"github.com/elega/impagos/internal/taxid"
 )
 
@@ -55,6 +56,7 @@ func readContracts(b book, opts Options, accept func(Contract) error) (rep Repor
 		cContract, cCustomer      = h.col(roleContract), h.col(roleCustomer)
 		cTaxID, cCups, cSegment   = h.col(roleTaxID), h.col(roleCups), h.col(roleSegment)
 		cPhone, cEmail, cProvince = h.col(rolePhone), h.col(roleEmail), h.col(roleProvince)
+		cMandate, cIBAN           = h.col(roleMandate), h.col(roleIBAN)
 		flags                     = []struct {
 			col int
 			set func(*Contract, bool)
@@ -119,6 +121,17 @@ func readContracts(b book, opts Options, accept func(Contract) error) (rep Repor
 				bad.addErr("", err)
 			}
 		}
+		c.MandateID = text(r.get(cMandate))
+		bad.tooLong("mandate", c.MandateID, maxMandateLen)
+		// Like the tax id, an account that fails its check is kept as
+		// written: a return names it, and the clerk corrects it.
+		var ibanWarning string
+		if v := text(r.get(cIBAN)); v != "" {
+			c.IBAN = iban.Normalize(v)
+			if !iban.Valid(c.IBAN) {
+				ibanWarning = fmt.Sprintf("IBAN %s kept as written, check it: its check digits do not hold", c.IBAN)
+			}
+		}
 		for _, f := range flags {
 			if f.col < 0 {
 				continue
@@ -137,6 +150,10 @@ func readContracts(b book, opts Options, accept func(Contract) error) (rep Repor
 		if taxWarning != "" {
 			rep.Warnings = append(rep.Warnings, Rejection{Row: r.num, Invoice: contractKey(c.ContractID, c.Cups, c.TaxID),
 				Reason: taxWarning})
+		}
+		if ibanWarning != "" {
+			rep.Warnings = append(rep.Warnings, Rejection{Row: r.num, Invoice: contractKey(c.ContractID, c.Cups, c.TaxID),
+				Reason: ibanWarning})
 		}
 		if c.Phone == "" && c.Email == "" {
 			rep.Warnings = append(rep.Warnings, Rejection{Row: r.num, Invoice: contractKey(c.ContractID, c.Cups, c.TaxID),

@@ -2,6 +2,7 @@ package sheets
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -99,5 +100,37 @@ func TestContractsCSV(t *testing.T) {
 	})
 	if err != nil || len(got) != 1 || got[0].Phone != "+34600111222" || !got[0].BonoSocial {
 		t.Errorf("got %+v, %v", got, err)
+	}
+}
+
+// The mandate reference and the account charged, when the export has them,
+// are what a bank's return file names: an account that fails its check is
+// kept as written with a warning, a mandate longer than SEPA's 35 characters
+// rejects the row.
+func TestContractsMandateAndIBAN(t *testing.T) {
+	long := "M-" + strings.Repeat("9", 40)
+	path := writeXLSX(t,
+		[]any{"Cliente", "NIF", "CUPS", "Tipo Cliente", "Teléfono", "Referencia Mandato", "Cuenta Bancaria"},
+		[]any{"Ana Pérez", "12345678Z", cupsOf(1), "Doméstico", "600111222", "MND-0001", "es91 2100 0418 4502 0005 1332"},
+		[]any{"Luis Gil", "X1234567L", cupsOf(2), "Doméstico", "600111223", "MND-0002", "ES9221000418450200051332"},
+		[]any{"Eva Ruiz", "Y1234567X", cupsOf(3), "Doméstico", "600111224", long, ""},
+		[]any{"Pablo Sanz", "00000000T", cupsOf(4), "Doméstico", "600111225", "", ""},
+	)
+	got, rep := readAllContracts(t, path)
+	if len(got) != 3 {
+		t.Fatalf("accepted %+v", got)
+	}
+	if got[0].MandateID != "MND-0001" || got[0].IBAN != "ES9121000418450200051332" {
+		t.Errorf("row 2: mandate %q IBAN %q", got[0].MandateID, got[0].IBAN)
+	}
+	if got[1].IBAN != "ES9221000418450200051332" {
+		t.Errorf("row 3: the IBAN that fails its check is not kept as written: %q", got[1].IBAN)
+	}
+	if got[2].MandateID != "" || got[2].IBAN != "" {
+		t.Errorf("row 5: %+v", got[2])
+	}
+	wantRejected(t, rep.Rejected, Rejection{4, cupsOf(3), "mandate is 42 characters long (at most 35)"})
+	if len(rep.Warnings) != 1 || rep.Warnings[0].Row != 3 || !strings.Contains(rep.Warnings[0].Reason, "IBAN ES9221000418450200051332 kept as written") {
+		t.Errorf("warnings %+v", rep.Warnings)
 	}
 }

@@ -33,6 +33,8 @@ const (
 	rolePaidAt
 	roleMethod
 	roleReference
+	roleMandate
+	roleIBAN
 )
 
 // column describes one role of a layout: its name in messages, whether the
@@ -125,6 +127,14 @@ var contractsLayout = layout{
 		}},
 		{roleProtected, "Protegido", false, []string{
 			"Protegido", "Cliente Protegido", "Suministro Protegido", "Protección",
+		}},
+		{roleMandate, "Mandato", false, []string{
+			"Mandato", "Referencia Mandato", "Ref. Mandato", "Referencia del Mandato",
+			"Id Mandato", "Mandato SEPA", "Mandate", "Mandate Id",
+		}},
+		{roleIBAN, "IBAN", false, []string{
+			"IBAN", "Cuenta", "Cuenta Bancaria", "IBAN Domiciliación", "Cuenta de Domiciliación",
+			"Cuenta Cargo", "Account",
 		}},
 	},
 }

@@ -214,6 +214,7 @@ func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf
 const (
 	maxInvoiceLen  = 40
 	maxCustomerLen = 200
+	maxMandateLen  = 35 // a SEPA mandate reference
 )
 
 // tooLong reports a text longer than max characters and says whether it was.

@@ -30,6 +30,11 @@ type Contract struct {
 	BonoSocial bool   `json:"bono_social"`
 	Essential  bool   `json:"essential"`
 	Protected  bool   `json:"protected"`
+	// MandateID and IBAN are the direct debit's mandate reference and the
+	// account it charges, when the export has them: a bank's return file
+	// names those, not the supply point.
+	MandateID string `json:"mandate_id,omitempty"`
+	IBAN      string `json:"iban,omitempty"`
 }
 
 // Payment is an accepted row of the payments workbook (PAGO FACTURAS CLIENTES).

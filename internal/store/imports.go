@@ -51,9 +51,13 @@ func (s *Store) ImportReturns(ctx context.Context, file string, read func(emit f
 		}
 		inserted, err := tx.Query(ctx, `
 			INSERT INTO returns (invoice, returned_on, customer, tax_id, cups, amount_cents, source_file, source_row)
-			SELECT invoice, returned_on, customer, tax_id, cups, amount_cents, $1, source_row FROM returns_staging
+			SELECT invoice, returned_on, customer, tax_id, cups, amount_cents, $1, source_row FROM returns_staging s
+			-- A bank's file gave the same return first (its date and TRADE's differ).
+			WHERE NOT EXISTS (
+				SELECT 1 FROM returns r WHERE r.invoice = s.invoice AND r.source = 'bank'
+				AND abs(COALESCE(s.returned_on, r.returned_on) - r.returned_on) <= $2)
 			ON CONFLICT (invoice, (COALESCE(returned_on, '-infinity'::date))) DO NOTHING
-			RETURNING invoice`, file)
+			RETURNING invoice`, file, SameReturnDays)
 		if err != nil {
 			return err
 		}
@@ -177,6 +181,14 @@ func (s *Store) ImportContracts(ctx context.Context, rows []sheets.Contract) ([]
 				Email: c.Email, Province: c.Province, BonoSocial: c.BonoSocial, Essential: c.Essential, Protected: c.Protected,
 			}); err != nil {
 				return fmt.Errorf("row %d: %w", c.Row, err)
+			}
+			if c.MandateID != "" || c.IBAN != "" {
+				// Kept when a later export lacks the columns.
+				if _, err := tx.Exec(ctx, `
+					UPDATE contracts SET mandate_id = COALESCE(NULLIF($2, ''), mandate_id), iban = COALESCE(NULLIF($3, ''), iban)
+					WHERE cups = $1`, c.Cups, c.MandateID, c.IBAN); err != nil {
+					return fmt.Errorf("row %d: %w", c.Row, err)
+				}
 			}
 			cupsList = append(cupsList, c.Cups)
 		}
