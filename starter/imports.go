@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/imports"
@@ -174,6 +175,10 @@ func cmdContracts(ctx context.Context, args []string, out io.Writer) error {
 		done: func(out io.Writer, res imports.ContractsResult) error {
 			fmt.Fprintf(out, "%d contracts stored; %d case(s) waiting for contact data told to look again\n",
 				res.Stored, len(res.Released))
+			if len(res.Placed) > 0 {
+				fmt.Fprintf(out, "%d bank return(s) waiting for a supply point placed and started: %s\n",
+					len(res.Placed), strings.Join(res.Placed, ", "))
+			}
 			return failures(out, "not told", res.Failed)
 		},
 	})

@@ -52,6 +52,14 @@ Imports (xlsx, or ';'-separated csv; --dry-run validates only, --json prints JSO
   import FILE [--sheet NAME] [--dry-run] [--json] [--policy P]   TRADE export of returned invoices
   contracts FILE [--sheet NAME] [--dry-run] [--json]             TRADE contracts
   payments FILE [--sheet NAME] [--dry-run] [--json]              PAGO FACTURAS CLIENTES
+  returns FILE... [--dry-run] [--json] [--policy P]   the banks' return files (pain.002, camt.054 or
+                                 AEB 19.14): one case per new matched return, on the path of its reason;
+                                 the reason told to the invoice's open case; the same file again starts
+                                 nothing. IMPAGOS_E2E_PATTERN: a regular expression whose one group reads
+                                 the invoice from the end-to-end id or the mandate (default: the end-to-end
+                                 id is the invoice); IMPAGOS_REASON_PATHS=CODE=path,... overrides the table
+  returns --pending [--json]     the banks' returns kept without a case: no supply point yet, or no invoice
+  returns --reasons              the reason codes and the path each one sets
 
 Communications:
   outbox [--channel email|whatsapp|sms|certified|letter] [--status S] [--invoice N] [--body]
@@ -87,6 +95,7 @@ var commands = map[string]command{
 	"import":          cmdImport,
 	"contracts":       cmdContracts,
 	"payments":        cmdPayments,
+	"returns":         cmdReturns,
 	"outbox":          cmdOutbox,
 	"letter":          cmdLetter,
 	"calllist":        cmdCallList,

@@ -109,6 +109,9 @@ type ContractsResult struct {
 	// Released are the cases that were waiting for contact data and were told to look again.
 	Released []string  `json:"released"`
 	Failed   []Failure `json:"failed,omitempty"`
+	// Placed are the banks' returns that waited for a supply point and now
+	// have one: their cases were started (or told the reason).
+	Placed []string `json:"placed_bank_returns,omitempty"`
 }
 
 // Contracts upserts the contracts of a workbook and signals contact-updated to
@@ -135,7 +138,16 @@ func Contracts(ctx context.Context, t Target, path string, opts sheets.Options, 
 			res.Failed = append(res.Failed, Failure{Invoice: inv, Error: err.Error()})
 		}
 	}
-	return res, nil
+	placed, err := t.DB.ResolvePendingReturns(ctx)
+	if err != nil {
+		return res, err
+	}
+	started, err := t.StartPlaced(ctx, placed)
+	for _, r := range placed {
+		res.Placed = append(res.Placed, r.Invoice)
+	}
+	res.Failed = append(res.Failed, started.Failed...)
+	return res, err
 }
 
 // PaymentNote is a payment the clerks must look at.
