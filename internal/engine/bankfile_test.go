@@ -1,0 +1,177 @@
+package engine_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/elega/impagos/internal/imports"
+	"github.com/elega/impagos/internal/sheets"
+	"github.com/elega/impagos/internal/store"
+	"github.com/elega/impagos/workflows"
+)
+
+// PROCESS "Why the bank returned it", from the bank's file to the cases: the
+// sample pain.002 of a Spanish bank (its invoices renamed for this run)
+// starts one case per return whose supply point a contract names, each on
+// the path of its reason; the reason of an invoice whose case a TRADE export
+// started reaches that case; the returns without a supply point wait and
+// start when a contracts import names their mandate; the same file again
+// starts nothing.
+func TestBankFileStartsOneCasePerReturnOnThePathOfItsReason(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	prefix := "B" + token(4) + "-"
+	inv := func(n int) string { return fmt.Sprintf("%s%04d", prefix, n) }
+	sample, err := os.ReadFile("../../testdata/bank/pain002_es_bank.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "devoluciones.xml")
+	if err := os.WriteFile(file, []byte(strings.ReplaceAll(string(sample), "F2026-", prefix)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The sample's mandates of the returns this test follows.
+	mandates := map[int]string{
+		101: "ELGM-004512", // AM04 funds
+		103: "ELGM-003318", // MD06 disputed
+		104: "ELGM-001094", // MS02 disputed, its case started by TRADE first
+		107: "ELGM-006120", // AC04 account
+		109: "ELGM-000455", // MD07 deceased
+		110: "ELGM-007731", // AM05 our_error
+	}
+	supply := map[int]string{}
+	rows := [][]any{{"Cliente", "NIF/CIF", "Cups", "Tipo Cliente", "Teléfono", "Email", "Referencia Mandato"}}
+	for n, m := range mandates {
+		supply[n] = newCups(t)
+		rows = append(rows, []any{"Cliente " + inv(n), "12345678Z", supply[n], "Doméstico", "600111222", "c@example.com", m})
+	}
+	if _, err := imports.Contracts(s.ctx, s.target(), workbook(t, rows...), sheets.Options{}, false); err != nil {
+		t.Fatal(err)
+	}
+	export := workbook(t,
+		[]any{"Nº Factura", "Cliente", "Importe (€)", "CUPS", "Estado"},
+		[]any{inv(104), "Cliente " + inv(104), "58,90", supply[104], "Devuelto"})
+	if _, err := imports.Returns(s.ctx, s.target(), export, sheets.Options{}, false); err != nil {
+		t.Fatal(err)
+	}
+	s.waitState(inv(104), "aviso 1 sent", func(st workflows.State) bool { return len(st.Notices) > 0 })
+
+	m := imports.Matching{}
+	res, err := imports.BankReturns(s.ctx, s.target(), file, m, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Known || res.Started != 5 || res.Told != 1 || len(res.Failed) != 0 {
+		t.Fatalf("first import: known %v, started %d, told %d, failed %+v", res.Known, res.Started, res.Told, res.Failed)
+	}
+	status := map[string]string{}
+	for _, r := range res.Returns {
+		status[r.Invoice] = r.Status
+	}
+	for _, n := range []int{102, 105, 106, 108, 111, 112} {
+		if status[inv(n)] != store.ReturnPending {
+			t.Errorf("%s: status %q, want pending (no contract names its mandate)", inv(n), status[inv(n)])
+		}
+	}
+
+	funds := s.waitState(inv(101), "aviso 1 sent", func(st workflows.State) bool { return len(st.Notices) > 0 })
+	if funds.Return == nil || funds.Return.Reason != "AM04" || funds.Return.Path != workflows.PathFunds || funds.Hold != nil {
+		t.Errorf("AM04: %+v hold %+v", funds.Return, funds.Hold)
+	}
+	account := s.waitState(inv(107), "aviso 1 sent", func(st workflows.State) bool { return len(st.Notices) > 0 })
+	if account.Task != workflows.TaskNewMandate {
+		t.Errorf("AC04: task %q", account.Task)
+	}
+	for _, n := range []int{103, 104, 109, 110} {
+		st := s.waitStage(inv(n), workflows.StageOnHold)
+		if st.Return == nil || st.Hold == nil {
+			t.Errorf("%s held without its reason: %+v", inv(n), st)
+		}
+	}
+	ours := s.waitState(inv(110), "NeedsAttention", func(st workflows.State) bool { return st.Attention != "" })
+	if !strings.Contains(ours.Attention, "AM05") {
+		t.Errorf("AM05: attention %q", ours.Attention)
+	}
+	// Held cases stay held: a day of this policy is ten seconds.
+	time.Sleep(15 * time.Second)
+	for _, n := range []int{103, 109, 110} {
+		if kinds := s.outboxKinds(inv(n)); len(kinds) != 0 {
+			t.Errorf("%s (held since it started) sent %v", inv(n), kinds)
+		}
+	}
+	if kinds := s.outboxKinds(inv(104)); len(kinds) != 1 || kinds[0] != "aviso_1" {
+		t.Errorf("%s (disputed after aviso 1) sent %v", inv(104), kinds)
+	}
+	for _, n := range []int{103, 104} {
+		if st := s.waitStage(inv(n), workflows.StageOnHold); st.Return.Path != workflows.PathDisputed {
+			t.Errorf("%s: path %s", inv(n), st.Return.Path)
+		}
+	}
+	bodies, err := s.db.Outbox(s.ctx, store.OutboxFilter{Invoice: inv(107)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bodies {
+		if !strings.Contains(b.Body, "IBAN") || !strings.Contains(strings.ToLower(b.Body), "mandato") {
+			t.Errorf("%s %s/%s does not ask for a new IBAN or mandate:\n%s", inv(107), b.Kind, b.Channel, b.Body)
+		}
+	}
+	s.waitVisible(fmt.Sprintf(`ReturnReason = "MD06" AND InvoiceNumber = %q`, inv(103)))
+
+	again, err := imports.BankReturns(s.ctx, s.target(), file, m, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Known || again.Started != 0 || again.Told != 0 || len(again.Failed) != 0 {
+		t.Fatalf("the same file again: known %v, started %d, told %d, failed %+v", again.Known, again.Started, again.Told, again.Failed)
+	}
+
+	// A contracts import names F-102's mandate: its return starts.
+	supply[102] = newCups(t)
+	placed, err := imports.Contracts(s.ctx, s.target(), workbook(t,
+		[]any{"Cliente", "NIF/CIF", "Cups", "Tipo Cliente", "Teléfono", "Referencia Mandato"},
+		[]any{"Antonio García López", "12345678Z", supply[102], "Doméstico", "600111223", "ELGM-002207"}), sheets.Options{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(placed.Placed) != 1 || placed.Placed[0] != inv(102) || len(placed.Failed) != 0 {
+		t.Fatalf("contracts import placed %v, failed %+v", placed.Placed, placed.Failed)
+	}
+	if st := s.waitState(inv(102), "aviso 1 sent", func(st workflows.State) bool { return len(st.Notices) > 0 }); st.Return.Reason != "MS03" || st.Cups != supply[102] {
+		t.Errorf("%s: %+v on %s", inv(102), st.Return, st.Cups)
+	}
+	var n int
+	if err := s.db.Pool().QueryRow(s.ctx, `SELECT count(*) FROM returns WHERE invoice LIKE $1`, prefix+"%").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 7 {
+		t.Errorf("%d returns in the ledger, want 7 (TRADE's of %s and the bank's six placed)", n, inv(104))
+	}
+}
+
+// waitVisible waits until the visibility query finds a case of this test's
+// task queue.
+func (s *stack) waitVisible(query string) {
+	s.t.Helper()
+	q := fmt.Sprintf("TaskQueue = %q AND %s", s.queue, query)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := s.c.ListWorkflow(s.ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if len(resp.Executions) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s finds no case", q)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
