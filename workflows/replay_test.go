@@ -152,6 +152,19 @@ var want = map[string]struct {
 		uncut:    true,
 		versions: []string{cutSafety, distributorATR, deliverNotices},
 	},
+	// A bank's reason: disputed from the start (held before any notice,
+	// released by a person, paid after aviso 1); our own error told by update
+	// to a business case with its cut scheduled (held, paid, nothing sent).
+	"bank_disputed_released_paid": {
+		stages:   []Stage{StageChecking, StageOnHold, StageChecking, StageNotice1, StagePaid},
+		signals:  []string{},
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
+	"business_bank_our_error_paid": {
+		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StagePaid},
+		signals:  []string{},
+		versions: []string{cutSafety, distributorATR, deliverNotices},
+	},
 	"business_atr_rejected_essential": {
 		// Rejected with code 32: the supply point flagged, the case held for good.
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCutReview, StageOnHold, StagePaid},

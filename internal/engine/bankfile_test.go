@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/elega/impagos/internal/cases"
 	"github.com/elega/impagos/internal/imports"
 	"github.com/elega/impagos/internal/sheets"
 	"github.com/elega/impagos/internal/store"
@@ -174,4 +175,59 @@ func (s *stack) waitVisible(query string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// The paths a bank's reason gives a case, recorded for the replay tests: a
+// dispute held from the start, released by a person and paid after aviso 1;
+// a business case told of our own error while its cut is scheduled, held,
+// and paid with no confirmation sent.
+func TestBankReasonPathsRecorded(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	p := fastPolicy()
+	p.Scale = 8640 // a day lasts ten seconds: the stages are seen
+
+	disputed, supply := "BR-"+token(4), newCups(t)
+	s.upsertContract(contractOf(disputed, "domestico", supply))
+	in := workflows.Input{Invoice: disputed, Customer: "Cliente " + disputed, Cups: supply, AmountCents: 4560,
+		ReturnedAt: time.Now(), Policy: p,
+		Return: &workflows.BankReturn{Reason: "MD06", Path: workflows.PathDisputed, Originator: "debtor", File: "MSG-1"}}
+	if out, err := cases.Start(s.ctx, s.c, s.queue, in, false); err != nil || out != cases.Started {
+		t.Fatalf("start %s: %v %v", disputed, out, err)
+	}
+	s.waitStage(disputed, workflows.StageOnHold)
+	if kinds := s.outboxKinds(disputed); len(kinds) != 0 {
+		t.Fatalf("disputed case sent %v", kinds)
+	}
+	if _, err := cases.Update(s.ctx, s.c, disputed, workflows.UpdateRelease, workflows.ReleaseSignal{By: "luis"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitStage(disputed, workflows.StageNotice1)
+	if ans, err := cases.Update(s.ctx, s.c, disputed, workflows.UpdatePaid, workflows.PaidSignal{AmountCents: 4560, Reference: "TR-" + disputed}); err != nil || ans.Stage != workflows.StagePaid {
+		t.Fatalf("pay %s: %+v %v", disputed, ans, err)
+	}
+	if r := s.result(disputed); r.Stage != workflows.StagePaid {
+		t.Fatalf("%s: %+v", disputed, r)
+	}
+	s.recordHistory(disputed, "bank_disputed_released_paid")
+
+	ours, supply2 := "BR-"+token(4), newCups(t)
+	s.upsertContract(contractOf(ours, "empresa", supply2))
+	s.startCase(ours, supply2, 250000, p)
+	s.waitStage(ours, workflows.StageCutScheduled)
+	ans, err := cases.Update(s.ctx, s.c, ours, workflows.UpdateBankReturn,
+		workflows.BankReturn{Reason: "AM05", Path: workflows.PathOurError, File: "MSG-2", By: "fichero del banco"})
+	if err != nil || ans.Outcome != "on_hold" || ans.Stage != workflows.StageOnHold {
+		t.Fatalf("bank-return update: %+v %v", ans, err)
+	}
+	if _, err := cases.Update(s.ctx, s.c, ours, workflows.UpdatePaid, workflows.PaidSignal{AmountCents: 250000, Reference: "TR-" + ours}); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.result(ours); r.Stage != workflows.StagePaid {
+		t.Fatalf("%s: %+v", ours, r)
+	}
+	if kinds := s.outboxKinds(ours); len(kinds) != 1 || kinds[0] != "carta_corte" {
+		t.Fatalf("%s sent %v: after our own error nothing more, not even the payment's confirmation", ours, kinds)
+	}
+	s.recordHistory(ours, "business_bank_our_error_paid")
 }
