@@ -182,6 +182,16 @@ func printState(out io.Writer, st workflows.State) {
 	if st.ReconnectAt != nil {
 		fmt.Fprintf(out, "Reconnected: %s\n", when(st.ReconnectAt, "02/01/2006 15:04"))
 	}
+	if st.Return != nil {
+		fmt.Fprintf(out, "Bank reason: %s, path %s", st.Return.Reason, st.Return.Path)
+		if st.Return.Description != "" {
+			fmt.Fprintf(out, " (%s)", st.Return.Description)
+		}
+		fmt.Fprintln(out)
+	}
+	if st.Task != "" {
+		fmt.Fprintf(out, "Task:        %s\n", st.Task)
+	}
 	if st.Hold != nil {
 		fmt.Fprintf(out, "On hold:     %s (by %s since %s)\n", st.Hold.Reason, st.Hold.By, when(&st.Hold.At, "02/01/2006 15:04"))
 	}
