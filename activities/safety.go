@@ -154,6 +154,10 @@ type LimitInput struct {
 	KW         float64   `json:"kw"`
 	At         time.Time `json:"at"`
 	ApprovedBy string    `json:"approved_by"`
+	// AlreadyLimited records the start of the Suministro Mínimo Vital of a
+	// supply whose contracted power is already at most KW: nothing is asked
+	// of the distributor, and the clerks get no task.
+	AlreadyLimited bool `json:"already_limited,omitempty"`
 }
 
 // LimitResult names the distributor request of the limit: one per run of the

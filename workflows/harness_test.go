@@ -97,6 +97,8 @@ type harness struct {
 	holdResult func(activities.HoldInput) activities.HoldResult
 	paymentErr func(activities.PaymentInput) error
 	lookupErr  func() error
+	// refuseLimit, when set, answers a RequestPowerLimit with the ledger's refusal.
+	refuseLimit func(activities.LimitInput) *activities.CutRefusal
 	// settleDelay is how long SettleInvoice takes, in simulated time.
 	settleDelay time.Duration
 	// dist, when set, is the ledger's and the distributor's side of ATR: cut
@@ -233,6 +235,11 @@ func (h *harness) mockActivities() {
 	env.OnActivity(a.RequestPowerLimit, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.LimitInput) (activities.LimitResult, error) {
 			h.record("RequestPowerLimit", in)
+			if h.refuseLimit != nil {
+				if r := h.refuseLimit(in); r != nil {
+					return activities.LimitResult{}, temporal.NewNonRetryableApplicationError(r.Error(), activities.ErrCutRefused, nil, *r)
+				}
+			}
 			return activities.LimitResult{RequestID: 1}, nil
 		}).Maybe()
 	env.OnActivity(a.CancelCase, mock.Anything, mock.Anything).Return(

@@ -34,6 +34,12 @@ var errSettled = errors.New("invoice settled")
 // with them. Cases started before it keep their own path (legacy.go).
 const cutSafety = "cut-safety"
 
+// smvFromLimitation is the change id of the Bono Social cases whose
+// Suministro Mínimo Vital runs its months from the power limitation, which
+// is always asked of the distributor, however late the proof of the formal
+// demand came.
+const smvFromLimitation = "smv-from-limitation"
+
 // ReturnedInvoice runs the collections process of one returned invoice, from
 // the unpaid check to the cut and the reconnection (PROCESS.md steps 1–8).
 func ReturnedInvoice(ctx workflow.Context, in Input) (Result, error) {
@@ -74,6 +80,7 @@ type invoiceCase struct {
 	contactUpdated  bool
 	proofRecorded   bool
 	notBefore       *time.Time // the latest date a notice told the customer
+	smvFrom         *time.Time // case time the Suministro Mínimo Vital began (smvFromLimitation)
 	closing         bool
 	nextRealAt      time.Time // when the next timer fires, in real time
 	published       published

@@ -159,7 +159,11 @@ func TestBonoSocial_WaitsFourMonthsThenMinimumSupply(t *testing.T) {
 				require.Equal(t, MinimumSupplyKW, limits[0].KW)
 				requireSameTime(t, inMadrid(demand.At, 4, 0), h.callTimes("RequestPowerLimit")[0], "limitation asked")
 			} else {
-				require.Empty(t, limits, "the contracted power is already below 3.5 kW")
+				// The contracted power is already below 3.5 kW: nothing is
+				// asked of the distributor, the ledger records the start.
+				require.Len(t, limits, 1)
+				require.True(t, limits[0].AlreadyLimited)
+				require.Equal(t, 3.3, limits[0].KW)
 			}
 		})
 	}

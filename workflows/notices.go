@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/calendar"
 )
 
 // domestic sends three notices with no cut date, the contract read again
@@ -111,6 +112,19 @@ func (c *invoiceCase) waitAfterDemand(ctx workflow.Context, sent time.Time) erro
 			return nil
 		}
 		end := waitEnd.AddDate(0, c.in.Policy.MinimumSupplyMonths, 0)
+		if workflow.GetVersion(ctx, smvFromLimitation, workflow.DefaultVersion, 1) >= 1 {
+			// The household lives its months with the power limited, counted
+			// from the limitation however late the proof came (the ledger
+			// counts them so too): before, a proof recorded after the window
+			// let the cut through with the power never limited.
+			if c.smvFrom != nil && !c.now(ctx).Before(later(end, c.smvFrom.AddDate(0, c.in.Policy.MinimumSupplyMonths, 0))) {
+				return nil
+			}
+			if err := c.minimumSupplyFromLimit(ctx, end); err != nil {
+				return err
+			}
+			continue
+		}
 		if !c.now(ctx).Before(end) {
 			return nil
 		}
@@ -123,7 +137,7 @@ func (c *invoiceCase) waitAfterDemand(ctx workflow.Context, sent time.Time) erro
 // minimumSupply keeps a Bono Social household supplied until end with its
 // power limited to 3.5 kW (the Suministro Mínimo Vital), asking the
 // distributor for the limitation when the contracted power is above that or
-// unknown.
+// unknown. Cases started before smvFromLimitation.
 func (c *invoiceCase) minimumSupply(ctx workflow.Context, end time.Time) error {
 	if c.st.Stage != StageMinimumSupply {
 		c.setStage(ctx, StageMinimumSupply, "suministro mínimo vital hasta el "+end.In(c.now(ctx).Location()).Format("02/01/2006"), "")
@@ -151,6 +165,61 @@ func (c *invoiceCase) minimumSupply(ctx workflow.Context, end time.Time) error {
 		}
 	}
 	return c.waitUntil(ctx, end, "fin del suministro mínimo vital")
+}
+
+// minimumSupplyFromLimit keeps a Bono Social household supplied with its
+// power limited for the policy's months from the day the ledger recorded the
+// limitation (at least until windowEnd). The limitation is asked until the
+// ledger takes it (one it refuses, e.g. on hold, is asked again the next day);
+// a supply already at most 3.5 kW asks nothing of the distributor, but the
+// ledger records when its months began all the same: it allows no cut of a
+// Bono Social household before them.
+func (c *invoiceCase) minimumSupplyFromLimit(ctx workflow.Context, windowEnd time.Time) error {
+	if c.st.Stage != StageMinimumSupply {
+		c.setStage(ctx, StageMinimumSupply, "suministro mínimo vital", "")
+		if err := c.recordStage(ctx, "suministro mínimo vital", ""); err != nil {
+			return err
+		}
+	}
+	for c.smvFrom == nil {
+		low := c.contract.PowerKW > 0 && c.contract.PowerKW <= MinimumSupplyKW
+		in := activities.LimitInput{Case: c.ref(), KW: MinimumSupplyKW, At: c.now(ctx)}
+		if low {
+			in.KW, in.AlreadyLimited = c.contract.PowerKW, true
+		}
+		var res activities.LimitResult
+		err := c.call(ctx, "limitación de potencia a 3,5 kW", a.RequestPowerLimit, in, &res)
+		r, refused := cutRefusal(err)
+		switch {
+		case refused && r.Reason == activities.RefusedNothingDue:
+			c.st.AmountDueCents = 0
+			return errSettled
+		case refused:
+			c.event(ctx, fmt.Sprintf("limitación de potencia no registrada (%s): %s; se pide de nuevo mañana", r.Reason, r.Detail), "")
+			if err := c.waitUntil(ctx, c.now(ctx).AddDate(0, 0, 1), "volver a pedir la limitación de potencia"); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return err
+		case low:
+			c.event(ctx, fmt.Sprintf("potencia contratada de %g kW: ya dentro del suministro mínimo vital", c.contract.PowerKW), "")
+		default:
+			c.event(ctx, "limitación de potencia a 3,5 kW solicitada a la distribuidora", "")
+		}
+		now := c.now(ctx)
+		c.smvFrom = &now
+	}
+	end := later(windowEnd, c.smvFrom.AddDate(0, c.in.Policy.MinimumSupplyMonths, 0))
+	return c.waitUntil(ctx, end, "fin del suministro mínimo vital ("+end.In(calendar.Madrid).Format("02/01/2006")+")")
+}
+
+// later is the later of two moments.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // business sends the cut letter with its scheduled cut date and the certified

@@ -500,3 +500,87 @@ func TestHold_ReleasedWhileTheLedgerRecordsIt(t *testing.T) {
 	require.NotEmpty(t, holds)
 	require.False(t, holds[len(holds)-1].On, "the ledger's hold was lifted")
 }
+
+// PROCESS "Vulnerable consumers": a Bono Social household lives its months
+// of Suministro Mínimo Vital with the power limited before any cut, however
+// late the proof of the formal demand came. Here the acuse is recorded eleven
+// months after the demand (its window of 4 + 6 months long past): the
+// limitation is asked at once, and the cut comes six months after it.
+func TestBonoSocial_LateProofStillGetsTheWholeMinimumSupply(t *testing.T) {
+	h := newHarness(t, tuesday) // formal demand 17 March 2026
+	k := domesticContract()
+	k.BonoSocial = true
+	h.setContract(k)
+	received := calendar.Date(2026, time.March, 19)
+	recorded := madrid(2027, time.February, 10, 12, 0)
+	h.proof = func() activities.ProofStatus {
+		if h.env.Now().Before(recorded) {
+			return activities.ProofStatus{}
+		}
+		return activities.ProofStatus{Proven: true, ProvenOn: &received, Kind: activities.ProofAcknowledge, Summary: "acuse"}
+	}
+	h.at(recorded, func() { h.env.SignalWorkflow(SignalProofRecorded, ProofRecordedSignal{By: "ana"}) })
+	// The cuts desk and the customer of reviewAndPay, looking every six
+	// hours: the case runs for a year and a half.
+	h.watch(6*time.Hour, func(st State) bool {
+		switch st.Stage {
+		case StageCutReview:
+			if st.CutApprovedBy == "" {
+				h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "rocio"})
+			}
+		case StageCut:
+			h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
+			return true
+		}
+		return false
+	})
+	h.run(h.input())
+
+	st := h.state()
+	limits := h.callTimes("RequestPowerLimit")
+	require.Len(t, limits, 1, "the limitation is asked, late as the proof came")
+	requireSameDay(t, recorded, limits[0], "asked when the proof was recorded")
+	requireSameDay(t, recorded, firstEvent(t, st, StageMinimumSupply).At, "minimum supply from then")
+	cuts := h.cuts()
+	require.Len(t, cuts, 1)
+	require.False(t, cuts[0].At.Before(inMadrid(recorded, 6, 0)), "cut at %s, within six months of the limitation", cuts[0].At)
+}
+
+// A limitation the ledger refuses (a hold it holds, say) is asked again the
+// next day, and the months of minimum supply run from the one it took: no
+// case leaves them with the power never limited.
+func TestBonoSocial_RefusedLimitationAskedAgain(t *testing.T) {
+	h := newHarness(t, tuesday) // formal demand 17 March: minimum supply from 17 July
+	k := domesticContract()
+	k.BonoSocial = true
+	h.setContract(k)
+	refusals := 0
+	h.refuseLimit = func(activities.LimitInput) *activities.CutRefusal {
+		if refusals < 2 {
+			refusals++
+			return refusal(activities.RefusedOnHold, "espera en el registro", nil)
+		}
+		return nil
+	}
+	h.watch(6*time.Hour, func(st State) bool {
+		switch st.Stage {
+		case StageCutReview:
+			if st.CutApprovedBy == "" {
+				h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "rocio"})
+			}
+		case StageCut:
+			h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
+			return true
+		}
+		return false
+	})
+	h.run(h.input())
+
+	asked := h.callTimes("RequestPowerLimit")
+	require.Len(t, asked, 3, "asked until the ledger took it")
+	requireSameDay(t, calendar.Date(2026, time.July, 17), asked[0], "first asked at the end of the wait")
+	requireSameDay(t, calendar.Date(2026, time.July, 19), asked[2], "taken two days later")
+	cuts := h.cuts()
+	require.Len(t, cuts, 1)
+	require.False(t, cuts[0].At.Before(inMadrid(asked[2], 6, 0)), "cut at %s, within six months of the limitation taken", cuts[0].At)
+}

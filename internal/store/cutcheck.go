@@ -166,6 +166,23 @@ func (s *Store) checkCut(ctx context.Context, tx pgx.Tx, in activities.CutInput,
 				return refuse(activities.RefusedMinimumSupply, &end, "Bono Social: el Suministro Mínimo Vital de %d meses acaba el %s",
 					smv, dmy(end)), nil
 			}
+			// The household lives its months with the power limited before
+			// any cut, however late the proof came: they run from the
+			// limitation asked of the distributor.
+			var limited *time.Time
+			if err := tx.QueryRow(ctx, `SELECT min(requested_at) FROM power_limits WHERE invoice = $1 AND run_id = $2`,
+				c.Invoice, runID).Scan(&limited); err != nil {
+				return nil, err
+			}
+			if limited == nil {
+				return refuse(activities.RefusedMinimumSupply, nil,
+					"Bono Social: no consta la limitación de potencia del Suministro Mínimo Vital: ningún corte sin ella"), nil
+			}
+			from := madridDay(*limited)
+			if end := from.AddDate(0, smv, 0); day.Before(end) {
+				return refuse(activities.RefusedMinimumSupply, &end, "Bono Social: el Suministro Mínimo Vital de %d meses desde la limitación del %s acaba el %s",
+					smv, dmy(from), dmy(end)), nil
+			}
 		}
 	}
 	if r.NotBefore != nil {

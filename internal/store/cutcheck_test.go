@@ -159,6 +159,13 @@ func TestRequestCut_RefusesWhatTheLedgerForbids(t *testing.T) {
 		{name: "a Bono Social household has its Suministro Mínimo Vital before the cut", reason: activities.RefusedMinimumSupply,
 			until: "2026-08-03", received: proven,
 			contract: func(cups string) activities.Contract { k := domestic(cups); k.BonoSocial = true; return k }},
+		{name: "a Bono Social household is not cut without its power limited", reason: activities.RefusedMinimumSupply,
+			received: day(2025, 3, 12, 0),
+			contract: func(cups string) activities.Contract { k := domestic(cups); k.BonoSocial = true; return k }},
+		{name: "the Suministro Mínimo Vital runs from the limitation when the proof came late", reason: activities.RefusedMinimumSupply,
+			until: "2026-06-01", received: day(2025, 3, 12, 0),
+			contract: func(cups string) activities.Contract { k := domestic(cups); k.BonoSocial = true; return k },
+			prepare:  func(t *testing.T, s *Store, in *activities.CutInput) { limitPower(t, s, in.Case, day(2025, 12, 1, 10)) }},
 		{name: "the regulation's waits hold when a case's rules are shorter", reason: activities.RefusedWaitNotOver,
 			until: "2026-03-05", contract: domestic, received: day(2026, 1, 5, 0),
 			prepare: func(t *testing.T, s *Store, in *activities.CutInput) { in.Rules.RegulatoryWaitMonths = 0 }},
@@ -178,6 +185,7 @@ func TestRequestCut_RefusesWhatTheLedgerForbids(t *testing.T) {
 			contract: func(cups string) activities.Contract { k := domestic(cups); k.BonoSocial = true; return k },
 			received: day(2025, 4, 1, 0),
 			prepare: func(t *testing.T, s *Store, in *activities.CutInput) {
+				limitPower(t, s, in.Case, day(2025, 8, 1, 10))
 				in.Rules.Bans = []activities.CutBan{{Name: "RDL 1/2026", From: day(2026, 1, 1, 0), To: day(2026, 6, 30, 0),
 					Classes: []string{activities.ClassBonoSocial, activities.ClassProtected}}}
 			}},
@@ -225,6 +233,14 @@ func TestRequestCut_RefusesWhatTheLedgerForbids(t *testing.T) {
 			require.Equal(t, 1, count(t, s, `SELECT count(*) FROM audit WHERE action = 'cut_refused'`))
 		})
 	}
+}
+
+// limitPower records the Suministro Mínimo Vital's limitation of the case's
+// supply as asked of the distributor at the moment given.
+func limitPower(t *testing.T, s *Store, c activities.CaseRef, at time.Time) {
+	t.Helper()
+	_, err := s.RequestPowerLimit(context.Background(), activities.LimitInput{Case: c, KW: 3.5, At: at})
+	require.NoError(t, err)
 }
 
 func pay(t *testing.T, s *Store, c activities.CaseRef, reference string, cents int64, at time.Time) {

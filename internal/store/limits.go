@@ -68,10 +68,11 @@ func (s *Store) RequestPowerLimit(ctx context.Context, in activities.LimitInput)
 			return errRefused
 		}
 		if err := tx.QueryRow(ctx, `
-			INSERT INTO power_limits (cups, invoice, workflow_id, run_id, power_kw, approved_by, requested_at)
-			VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()))
+			INSERT INTO power_limits (cups, invoice, workflow_id, run_id, power_kw, approved_by, requested_at, done_at, done_by)
+			VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()),
+			        CASE WHEN $8 THEN COALESCE($7, now()) END, CASE WHEN $8 THEN 'contrato: potencia ya limitada' ELSE '' END)
 			RETURNING id`,
-			c.Cups, c.Invoice, c.WorkflowID, c.RunID, in.KW, in.ApprovedBy, nullTime(in.At)).Scan(&res.RequestID); err != nil {
+			c.Cups, c.Invoice, c.WorkflowID, c.RunID, in.KW, in.ApprovedBy, nullTime(in.At), in.AlreadyLimited).Scan(&res.RequestID); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, c, firstNonEmpty(in.ApprovedBy, actorSystem), "power_limit_requested", in.At,
