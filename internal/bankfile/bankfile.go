@@ -255,6 +255,8 @@ func (f *File) take(c candidate, seen map[string]string) {
 	}
 
 	switch cur := strings.TrimSpace(c.currency); {
+	case !c.amountGiven:
+		// An amount that is not there has no currency either.
 	case cur == "":
 		problems = append(problems, "currency: missing")
 	case !strings.EqualFold(cur, "EUR"):
@@ -298,7 +300,11 @@ func (f *File) take(c candidate, seen map[string]string) {
 		f.Rejected = append(f.Rejected, Rejected{Where: c.where, Reason: strings.Join(problems, "; ")})
 		return
 	}
-	seen[r.EndToEndID] = c.where
+	if c.line > 0 {
+		seen[r.EndToEndID] = fmt.Sprintf("line %d", c.line)
+	} else {
+		seen[r.EndToEndID] = c.where
+	}
 	f.Returns = append(f.Returns, r)
 }
 
