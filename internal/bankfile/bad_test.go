@@ -437,6 +437,8 @@ func TestAEB1914Variants(t *testing.T) {
 			}},
 		{name: "amount not digits", data: latin1(t, strings.Join(with(set(3, text(89, 99, "34.50"))), "\n")), taken: 3,
 			rejected: []Rejected{{"line 3", `amount "34.50": not 11 digits of cents`}}},
+		{name: "amount above the bound", data: latin1(t, strings.Join(with(set(3, num(89, 99, "10000003450"))), "\n")), taken: 3,
+			rejected: []Rejected{{"line 3", "amount 100000034.50: more than 100.000.000,00"}, {"line 11", "totals: record 99 adds up to 450.37, the individual records to 100000450.37"}}},
 		{name: "zero amount", data: latin1(t, strings.Join(with(set(3, num(89, 99, "0"))), "\n")), taken: 3,
 			rejected: []Rejected{{"line 3", "amount 0.00: not more than zero"}, {"line 11", "totals: record 99 adds up to 450.37, the individual records to 415.87"}}},
 		{name: "blank reason and end-to-end id", data: latin1(t, strings.Join(with(set(4, text(582, 585, ""), text(11, 45, ""))), "\n")), taken: 3,

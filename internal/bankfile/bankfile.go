@@ -250,6 +250,9 @@ func (f *File) take(c candidate, seen map[string]string) {
 		r.AmountCents = cents
 	case c.amountCents <= 0:
 		problems = append(problems, fmt.Sprintf("amount %s: not more than zero", centsText(c.amountCents)))
+	case c.amountCents > MaxAmountCents:
+		// Eleven digits of cents in a 19.14 record reach 999.999.999,99.
+		problems = append(problems, fmt.Sprintf("amount %s: more than 100.000.000,00", centsText(c.amountCents)))
 	default:
 		r.AmountCents = c.amountCents
 	}
