@@ -36,8 +36,9 @@ import (
 const MaxFileSize = 32 << 20
 
 // MaxXMLDepth is the deepest element nesting accepted in an XML file. The
-// deepest path the readers use is 13 levels down; 32 leaves room for a bank's
-// extra wrappers and stops a file built to exhaust the parser.
+// elements of these messages go some fifteen levels down (a debtor's id
+// scheme in a camt.054 transaction); 32 leaves room for a bank's extra
+// wrappers and stops a file built to exhaust the parser.
 const MaxXMLDepth = 32
 
 // Format is the kind of return file.
@@ -194,7 +195,8 @@ type candidate struct {
 	mandate       string
 	amountText    string // as written in an XML file; "" when amountCents is set
 	amountCents   int64
-	amountGiven   bool // amountText or amountCents holds the amount
+	amountGiven   bool   // amountText or amountCents holds the amount
+	amountProblem string // why the amount could not be read, when the format reader knows
 	currency      string
 	debtorName    string
 	debtorIBAN    string
@@ -237,6 +239,8 @@ func (f *File) take(c candidate, seen map[string]string) {
 	}
 
 	switch {
+	case c.amountProblem != "":
+		problems = append(problems, c.amountProblem)
 	case !c.amountGiven:
 		problems = append(problems, "amount: missing")
 	case c.amountText != "":
