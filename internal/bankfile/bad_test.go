@@ -142,19 +142,18 @@ func TestSizeBound(t *testing.T) {
 	if _, err := Parse("spaces.txt", big); err == nil || strings.Contains(err.Error(), "more than") {
 		t.Errorf("Parse of %d spaces: %v, want refused as empty", len(big), err)
 	}
-	// ReadFile refuses a large file on its size alone: a sparse file of
-	// zeros would otherwise be read.
+	// ReadFile refuses a large file on its size, as the file system gives it.
 	path := filepath.Join(t.TempDir(), "huge.xml")
 	fh, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fh.Truncate(4 << 30); err != nil {
+	if err := fh.Truncate(MaxFileSize + 1); err != nil {
 		t.Fatal(err)
 	}
 	fh.Close()
-	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "4294967296 bytes, more than") {
-		t.Errorf("ReadFile of a 4 GiB file: %v", err)
+	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "huge.xml: 33554433 bytes, more than") {
+		t.Errorf("ReadFile of a file one byte too large: %v", err)
 	}
 	if _, err := ReadFile(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("ReadFile of a folder: %v", err)
