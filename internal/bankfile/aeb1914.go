@@ -291,8 +291,7 @@ func (r *aebReader) individual(rec aebRecord) {
 	} else {
 		r.sumKnown = false
 		if strings.TrimSpace(amount) != "" {
-			r.reject(rec.line, fmt.Sprintf("amount %q: not 11 digits of cents", amount))
-			return
+			c.amountProblem = fmt.Sprintf("amount %q: not 11 digits of cents", amount)
 		}
 	}
 	c.debtorIBAN = debtorAccount(field(t, 403, 403), strings.TrimSpace(field(t, 404, 437)))

@@ -159,26 +159,44 @@ func aebBytes(t testing.TB, lines []string) []byte {
 	return latin1(t, strings.Join(lines, "\r\n")+"\r\n")
 }
 
-// TestAEBSampleFileIsGenerated keeps the sample under testdata equal to what
-// sampleReturnsFile writes;
+// generatedFiles are the flat files written by these tests: the sample, and
+// the sample with the trailing spaces of its fourth line cut off, as an
+// editor that trims lines leaves it.
+func generatedFiles(t testing.TB) map[string][]byte {
+	lines := sampleReturnsFile(t)
+	short := append([]string(nil), lines...)
+	short[3] = strings.TrimRight(short[3], " ")
+	return map[string][]byte{
+		aebSamplePath: aebBytes(t, lines),
+		filepath.Join("testdata", "aeb1914_short_record.txt"): aebBytes(t, short),
+	}
+}
+
+// TestAEBSampleFileIsGenerated keeps the flat files under testdata equal to
+// what generatedFiles writes;
 // go test ./internal/bankfile/ -run TestAEBSampleFileIsGenerated -update
-// rewrites it.
+// rewrites them.
 func TestAEBSampleFileIsGenerated(t *testing.T) {
-	want := aebBytes(t, sampleReturnsFile(t))
-	if *update {
-		if err := os.WriteFile(aebSamplePath, want, 0o644); err != nil {
+	for path, want := range generatedFiles(t) {
+		if *update {
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is not what generatedFiles writes; run go test ./internal/bankfile/ -run TestAEBSampleFileIsGenerated -update", path)
+		}
 	}
+	// The sample is ISO-8859-1 and its records are 600 bytes: the ñ of
+	// "Íñigo Peña" is one byte, not UTF-8's two.
 	got, err := os.ReadFile(aebSamplePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is not what sampleReturnsFile writes; run go test ./internal/bankfile/ -run TestAEBSampleFileIsGenerated -update", aebSamplePath)
-	}
-	// The file is ISO-8859-1 and its records are 600 bytes: the ñ of
-	// "Íñigo Peña" is one byte, not UTF-8's two.
 	for i, l := range bytes.Split(bytes.TrimSuffix(got, []byte("\r\n")), []byte("\r\n")) {
 		if len(l) != 600 {
 			t.Errorf("line %d is %d bytes", i+1, len(l))

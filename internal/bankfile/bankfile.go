@@ -36,8 +36,9 @@ import (
 const MaxFileSize = 32 << 20
 
 // MaxXMLDepth is the deepest element nesting accepted in an XML file. The
-// deepest path the readers use is 13 levels down; 32 leaves room for a bank's
-// extra wrappers and stops a file built to exhaust the parser.
+// elements of these messages go some fifteen levels down (a debtor's id
+// scheme in a camt.054 transaction); 32 leaves room for a bank's extra
+// wrappers and stops a file built to exhaust the parser.
 const MaxXMLDepth = 32
 
 // Format is the kind of return file.
@@ -194,7 +195,8 @@ type candidate struct {
 	mandate       string
 	amountText    string // as written in an XML file; "" when amountCents is set
 	amountCents   int64
-	amountGiven   bool // amountText or amountCents holds the amount
+	amountGiven   bool   // amountText or amountCents holds the amount
+	amountProblem string // why the amount could not be read, when the format reader knows
 	currency      string
 	debtorName    string
 	debtorIBAN    string
@@ -237,6 +239,8 @@ func (f *File) take(c candidate, seen map[string]string) {
 	}
 
 	switch {
+	case c.amountProblem != "":
+		problems = append(problems, c.amountProblem)
 	case !c.amountGiven:
 		problems = append(problems, "amount: missing")
 	case c.amountText != "":
@@ -250,11 +254,16 @@ func (f *File) take(c candidate, seen map[string]string) {
 		r.AmountCents = cents
 	case c.amountCents <= 0:
 		problems = append(problems, fmt.Sprintf("amount %s: not more than zero", centsText(c.amountCents)))
+	case c.amountCents > MaxAmountCents:
+		// Eleven digits of cents in a 19.14 record reach 999.999.999,99.
+		problems = append(problems, fmt.Sprintf("amount %s: more than 100.000.000,00", centsText(c.amountCents)))
 	default:
 		r.AmountCents = c.amountCents
 	}
 
 	switch cur := strings.TrimSpace(c.currency); {
+	case !c.amountGiven:
+		// An amount that is not there has no currency either.
 	case cur == "":
 		problems = append(problems, "currency: missing")
 	case !strings.EqualFold(cur, "EUR"):
@@ -298,7 +307,11 @@ func (f *File) take(c candidate, seen map[string]string) {
 		f.Rejected = append(f.Rejected, Rejected{Where: c.where, Reason: strings.Join(problems, "; ")})
 		return
 	}
-	seen[r.EndToEndID] = c.where
+	if c.line > 0 {
+		seen[r.EndToEndID] = fmt.Sprintf("line %d", c.line)
+	} else {
+		seen[r.EndToEndID] = c.where
+	}
 	f.Returns = append(f.Returns, r)
 }
 

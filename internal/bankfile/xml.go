@@ -98,8 +98,7 @@ func scanXML(data []byte) (root, message xml.Name, err error) {
 			break
 		}
 		if err != nil {
-			line, _ := d.InputPos()
-			return root, message, fmt.Errorf("XML is malformed or cut short (line %d): %v", line, err)
+			return root, message, fmt.Errorf("XML is malformed or cut short: %v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
