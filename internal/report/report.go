@@ -121,7 +121,7 @@ func Run(ctx context.Context, db *store.Store, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.sortStages()
+	t.sort()
 	var stray store.StrayPayments
 	if chk.active {
 		err := v.Vanished(ctx, func(m store.ReportMovement) error {
