@@ -64,9 +64,11 @@ Imports (xlsx, or ';'-separated csv; --dry-run validates only, --json prints JSO
 Communications:
   outbox [--channel email|whatsapp|sms|certified|letter] [--status S] [--invoice N] [--body]
   letter INVOICE [--out FILE]    the business cut letter PDF sent to the customer
-  calllist [--xlsx FILE]         customers with more than one open returned invoice
+  calllist [--xlsx FILE]         customers with more than one open returned invoice, or one whose account
+                                 or mandate failed (ask for a new IBAN or mandate), with the bank's reasons
   report --out FILE.xlsx [--as-of YYYY-MM-DD] [--accept REASON]   the clerks' workbook; checks the total
-  summary [--as-of YYYY-MM-DD] [--json]   totals by stage and the check of the total, no workbook
+  summary [--as-of YYYY-MM-DD] [--json]   totals by stage and by the bank's reason, and the check of the
+                                 total, no workbook
 
 Tools:
   cutday YYYY-MM-DD [--province P] [--holidays FILE]

@@ -15,7 +15,9 @@ import (
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/money"
+	"github.com/elega/impagos/internal/report"
 	"github.com/elega/impagos/internal/store"
+	"github.com/elega/impagos/workflows"
 )
 
 func withStore(ctx context.Context, f func(*store.Store) error) error {
@@ -142,18 +144,19 @@ func cmdCallList(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "CUSTOMER\tPHONE\tINVOICES\tTOTAL OWED")
+		fmt.Fprintln(tw, "CUSTOMER\tPHONE\tINVOICES\tREASONS\tTOTAL OWED\tTASK")
 		for _, e := range list {
 			phone := e.Phone
 			if phone == "" {
 				phone = "sin teléfono"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Customer, phone, strings.Join(e.Invoices, ", "), money.Format(e.TotalCents))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Customer, phone, strings.Join(e.Invoices, ", "), callReasons(e),
+				money.Format(e.TotalCents), callTask(e))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%d customer(s) with more than one open returned invoice\n", len(list))
+		fmt.Fprintf(out, "%d customer(s) with more than one open returned invoice, or one whose account or mandate failed\n", len(list))
 		if *xlsx == "" {
 			return nil
 		}
@@ -163,6 +166,32 @@ func cmdCallList(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "written to %s\n", *xlsx)
 		return nil
 	})
+}
+
+// callReasons names, once each, the bank's reasons of the customer's open
+// invoices, as the clerks' table does.
+func callReasons(e store.CallEntry) string {
+	var out []string
+	seen := map[string]bool{}
+	for i := range e.Invoices {
+		var reason, path string
+		if i < len(e.Reasons) && i < len(e.Paths) {
+			reason, path = e.Reasons[i], e.Paths[i]
+		}
+		if l := report.ReasonLabel(reason, path); !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// callTask is what the call must ask for besides the payment.
+func callTask(e store.CallEntry) string {
+	if e.NewMandate {
+		return workflows.TaskNewMandate
+	}
+	return ""
 }
 
 func writeCallList(path string, list []store.CallEntry) error {
@@ -176,13 +205,13 @@ func writeCallList(path string, list []store.CallEntry) error {
 	if err != nil {
 		return err
 	}
-	header := []any{"Cliente", "NIF/CIF", "Teléfono", "Email", "Facturas", "Nº facturas", "Total pendiente"}
+	header := []any{"Cliente", "NIF/CIF", "Teléfono", "Email", "Facturas", "Nº facturas", "Total pendiente", "Motivos", "Tarea"}
 	if err := f.SetSheetRow(sheet, "A1", &header); err != nil {
 		return err
 	}
 	for i, e := range list {
 		row := []any{e.Customer, e.TaxID, e.Phone, e.Email, strings.Join(e.Invoices, ", "), len(e.Invoices),
-			float64(e.TotalCents) / 100}
+			float64(e.TotalCents) / 100, callReasons(e), callTask(e)}
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
 		if err := f.SetSheetRow(sheet, cell, &row); err != nil {
 			return err

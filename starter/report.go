@@ -60,8 +60,9 @@ func cmdReport(ctx context.Context, args []string, out io.Writer) error {
 	})
 }
 
-// cmdSummary prints the totals by stage and the check of the total, without
-// writing a workbook or storing anything.
+// cmdSummary prints the totals by stage and by the bank's reason for the
+// return, and the check of the total, without writing a workbook or storing
+// anything.
 func cmdSummary(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("summary", flag.ContinueOnError)
 	asOf := fs.String("as-of", "", "the day, YYYY-MM-DD (default: today, as the ledger stands now)")

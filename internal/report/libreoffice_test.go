@@ -56,6 +56,7 @@ func TestWorkbookOpensInLibreOffice(t *testing.T) {
 	require.Regexp(t, regexp.MustCompile(`^123[.,]45 €$`), table[1][1], "euros with two decimals")
 	require.Equal(t, "03/03/2026", table[2][7], "dates dd/mm/yyyy")
 	require.Equal(t, "Cortado", table[2][11])
+	require.Equal(t, "AC04 · cuenta o mandato", table[1][13])
 
 	// LibreOffice builds the pivot from the table: its grand total is the
 	// Total General, and the formula-looking customer is one of its rows.
@@ -82,6 +83,17 @@ func TestWorkbookOpensInLibreOffice(t *testing.T) {
 	require.NoError(t, err, "grand total %q", last)
 	require.InDelta(t, float64(total)/100, got, 0.001)
 	require.Contains(t, customers, "=SUM(A1)")
+
+	// Beside the check, the breakdown by the bank's reason, as written.
+	byReason := map[string][]string{}
+	for _, row := range summary {
+		if len(row) > 9 && row[7] != "" {
+			byReason[row[7]] = row[7:10]
+		}
+	}
+	require.Equal(t, "1", byReason["AM04 · sin fondos"][1], "%v", summary)
+	require.Regexp(t, regexp.MustCompile(`^200[.,]00 €$`), byReason["AM04 · sin fondos"][2])
+	require.Regexp(t, regexp.MustCompile(`^323[.,]45 €$`), byReason["Total"][2])
 }
 
 func readCSV(t *testing.T, path string) [][]string {

@@ -2,8 +2,9 @@
 // table of every returned invoice, TABLA DE IMPAGOS, yellow while in
 // management, red once the supply is cut, without fill once resolved; the
 // RESUMEN TOTAL IMPAGO sheet with a pivot table of what is owed by customer
-// and stage and its Total General; a chart of what is owed by stage and age;
-// and the check the clerks do by eye: previous total + new returns -
+// and stage and its Total General, and what is owed by the bank's reason for
+// the return (by its path and by code); a chart of what is owed by stage and
+// age; and the check the clerks do by eye: previous total + new returns -
 // payments = new total.
 //
 // # The day of a report
@@ -15,8 +16,10 @@
 // cutoff added back (never more than the invoice, nor than the payments
 // recorded by then leave); it counts as resolved if it was settled by the
 // cutoff and owes nothing; its cut, reconnection and notices are those the
-// ledger recorded before the cutoff, whatever date they carry. Its stage is
-// the one the case has now: the ledger keeps no history of stages.
+// ledger recorded before the cutoff, whatever date they carry, and so is the
+// bank's reason of its return (that of the latest return a bank's file gave
+// the invoice and the ledger matched to it). Its stage is the one the case
+// has now: the ledger keeps no history of stages.
 //
 // # The check of the total
 //
@@ -121,7 +124,7 @@ func Run(ctx context.Context, db *store.Store, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.sortStages()
+	t.sort()
 	var stray store.StrayPayments
 	if chk.active {
 		err := v.Vanished(ctx, func(m store.ReportMovement) error {

@@ -24,6 +24,9 @@ func WriteText(out io.Writer, r *Result) error {
 		return err
 	}
 	fmt.Fprintf(out, "rows: %d in management (yellow), %d cut (red), %d resolved\n\n", t.Managing, t.Cut, t.Resolved)
+	if err := writeReasons(out, &t); err != nil {
+		return err
+	}
 
 	c := r.Check
 	fmt.Fprintln(out, "Check of the total:")
@@ -81,6 +84,37 @@ func WriteText(out io.Writer, r *Result) error {
 	if c.MoreExplanations > 0 {
 		fmt.Fprintf(out, "  and %d more\n", c.MoreExplanations)
 	}
+	return nil
+}
+
+// writeReasons prints what is owed by the path of the bank's reason and by
+// reason code; PathNone, the invoices without a bank's reason.
+func writeReasons(out io.Writer, t *Totals) error {
+	if len(t.Paths) == 0 {
+		return nil
+	}
+	fmt.Fprintln(out, "By the bank's reason for the return:")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  PATH\tREASON\tINVOICES\tOPEN\t%14s\n", "PENDING")
+	line := func(path, reason string, r ReasonTotal) {
+		fmt.Fprintf(tw, "  %s\t%s\t%8d\t%4d\t%14s\n", path, reason, r.Invoices, r.Open, money.Format(r.PendingCents))
+	}
+	for _, p := range t.Paths {
+		name := p.Path
+		if name == PathNone {
+			name += " (TRADE, no reason)"
+		}
+		line(name, "", p)
+		for _, r := range t.Reasons {
+			if r.Path == p.Path && r.Reason != "" {
+				line("", r.Reason, r)
+			}
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
 	return nil
 }
 

@@ -150,8 +150,15 @@ type Totals struct {
 	PendingCents int64        `json:"total_cents"`
 	AgeCents     [4]int64     `json:"age_cents"`
 	Stages       []StageTotal `json:"stages"`
+	// What is owed by the path the bank's reason of the return chose, and by
+	// reason code (PROCESS "Why the bank returned it"); the invoices without
+	// a bank's reason under PathNone.
+	Paths   []ReasonTotal `json:"paths"`
+	Reasons []ReasonTotal `json:"reasons"`
 
-	byStage map[string]int // index in Stages
+	byStage  map[string]int    // index in Stages
+	byPath   map[string]int    // index in Paths
+	byReason map[reasonKey]int // index in Reasons
 }
 
 func (t *Totals) add(r *store.ReportRow, st State, asOf time.Time) {
@@ -175,6 +182,7 @@ func (t *Totals) add(r *store.ReportRow, st State, asOf time.Time) {
 	case Resolved:
 		t.Resolved++
 	}
+	t.addReason(r, st)
 	if r.PendingCents <= 0 {
 		return
 	}
@@ -185,6 +193,12 @@ func (t *Totals) add(r *store.ReportRow, st State, asOf time.Time) {
 	s.PendingCents += r.PendingCents
 	t.AgeCents[b] += r.PendingCents
 	s.AgeCents[b] += r.PendingCents
+}
+
+// sort lists the stages and the reasons in their order.
+func (t *Totals) sort() {
+	t.sortStages()
+	t.sortReasons()
 }
 
 // sortStages puts the stages in the order a case goes through them.

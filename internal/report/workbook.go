@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -46,7 +47,7 @@ const (
 var TableHeader = []string{
 	"Cliente", "Importe", "Número de Factura", "Cups",
 	"Segmento", "Etapa", "Avisos enviados", "Fecha de corte programada", "Fecha de corte", "Fecha de pago",
-	"Pendiente", "Estado", "Fecha de devolución",
+	"Pendiente", "Estado", "Fecha de devolución", "Motivo Devolución",
 }
 
 // Columns of SheetTable, 1-based as excelize counts them.
@@ -64,16 +65,21 @@ const (
 	colPending
 	colState
 	colReturned
+	colReason
 )
 
 // Where things sit on SheetSummary. The pivot table grows down and right when
 // it is refreshed, so nothing is placed below or to its right; its filter
-// (Estado) goes two rows above its location.
+// (Estado) goes two rows above its location. Above it, from left to right:
+// the check of the total, what is owed by return path and by reason code
+// (columns D to J, rows 4 to reasonsLastRow), and the chart.
 const (
-	checkFirstRow = 4
-	chartCell     = "D4"
-	pivotLocation = "A24"
-	pivotRange    = "A24:P60" // refreshed to its real size when the workbook is opened
+	checkFirstRow  = 4
+	reasonsRow     = 4  // the breakdown's titles; its headers below, then its lines
+	reasonsLastRow = 21 // the row of its totals at most: the pivot's filter is on row 22
+	chartCell      = "L4"
+	pivotLocation  = "A24"
+	pivotRange     = "A24:P60" // refreshed to its real size when the workbook is opened
 )
 
 // workbook writes the clerks' workbook: the table streams row by row, so
@@ -151,7 +157,7 @@ func (w *workbook) prepare(rows int) error {
 	w.sw = sw
 	for col, width := range map[int]float64{
 		colCustomer: 34, colAmount: 13, colInvoice: 18, colCups: 24, colSegment: 11, colStage: 20, colNotices: 9,
-		colCutDate: 13, colCutAt: 13, colPaidAt: 13, colPending: 13, colState: 12, colReturned: 13,
+		colCutDate: 13, colCutAt: 13, colPaidAt: 13, colPending: 13, colState: 12, colReturned: 13, colReason: 26,
 	} {
 		if err := sw.SetColWidth(col, col, width); err != nil {
 			return err
@@ -253,6 +259,7 @@ func (w *workbook) add(r *store.ReportRow, st State) error {
 	c[colPending-1] = excelize.Cell{StyleID: s.euro, Value: euros(r.PendingCents)}
 	c[colState-1] = excelize.Cell{StyleID: s.text, Value: st.Label()}
 	c[colReturned-1] = excelize.Cell{StyleID: s.date, Value: day(r.ReturnedAt)}
+	c[colReason-1] = excelize.Cell{StyleID: s.text, Value: ReasonLabel(r.ReturnReason, r.ReturnPath)}
 	w.row++
 	cell, err := excelize.CoordinatesToCellName(1, w.row)
 	if err != nil {
@@ -273,6 +280,9 @@ func (w *workbook) finish(t *Totals, rec *Reconciliation) error {
 		return fmt.Errorf("sheet %s: %w", SheetAges, err)
 	}
 	if err := w.writeSummary(rec); err != nil {
+		return fmt.Errorf("sheet %s: %w", SheetSummary, err)
+	}
+	if err := w.writeReasons(t); err != nil {
 		return fmt.Errorf("sheet %s: %w", SheetSummary, err)
 	}
 	if len(rec.Explanations) > 0 || len(rec.Overpaid) > 0 {
@@ -426,6 +436,105 @@ func (w *workbook) writeSummary(rec *Reconciliation) error {
 		return err
 	}
 	return f.SetColWidth(sheet, "B", "B", 18)
+}
+
+// writeReasons writes, beside the check of the total, what the invoices owe
+// by the kind of reason the bank gave for their return (its path), and by
+// reason code. Each list ends in its total, which is the Total General. The
+// lines that do not fit above the pivot table are added up in one, the
+// smallest debts first.
+func (w *workbook) writeReasons(t *Totals) error {
+	room := reasonsLastRow - reasonsRow - 2 // the title, the headers and the total take the others
+	if err := w.writeReasonList("D", "Pendiente por tipo de motivo", "Tipo de motivo", fold(t.Paths, room)); err != nil {
+		return err
+	}
+	return w.writeReasonList("H", "Pendiente por motivo de devolución", "Motivo", fold(t.Reasons, room))
+}
+
+// writeReasonList writes one list of the breakdown from column col: its
+// title, its headers, its lines and their total.
+func (w *workbook) writeReasonList(col, title, what string, lines []ReasonTotal) error {
+	f, sheet := w.f, SheetSummary
+	first, err := excelize.ColumnNameToNumber(col)
+	if err != nil {
+		return err
+	}
+	cell := func(c, row int) string {
+		name, _ := excelize.CoordinatesToCellName(first+c, row)
+		return name
+	}
+	// put writes a row of the list, the cells from column from on in style.
+	put := func(row int, values []any, from, style int) error {
+		if err := f.SetSheetRow(sheet, cell(0, row), &values); err != nil {
+			return err
+		}
+		return f.SetCellStyle(sheet, cell(from, row), cell(len(values)-1, row), style)
+	}
+	row := reasonsRow
+	if err := put(row, []any{title}, 0, w.bold); err != nil {
+		return err
+	}
+	row++
+	if err := put(row, []any{what, "Abiertas", "Pendiente"}, 0, w.bold); err != nil {
+		return err
+	}
+	var open int
+	var pending int64
+	for _, l := range lines {
+		row++
+		if err := put(row, []any{l.Label, l.Open, euros(l.PendingCents)}, 2, w.euro); err != nil {
+			return err
+		}
+		open += l.Open
+		pending += l.PendingCents
+	}
+	row++
+	if err := put(row, []any{"Total", open, euros(pending)}, 2, w.euro); err != nil {
+		return err
+	}
+	if err := f.SetCellStyle(sheet, cell(0, row), cell(0, row), w.bold); err != nil {
+		return err
+	}
+	for c, width := range []float64{28, 9, 14} {
+		name, _ := excelize.ColumnNumberToName(first + c)
+		if err := f.SetColWidth(sheet, name, name, width); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fold keeps list when it has at most room lines; else the room-1 lines that
+// owe most, in list's order, and one line adding up the others.
+func fold(list []ReasonTotal, room int) []ReasonTotal {
+	if len(list) <= room {
+		return list
+	}
+	byDebt := make([]int, len(list))
+	for i := range byDebt {
+		byDebt[i] = i
+	}
+	sort.SliceStable(byDebt, func(a, b int) bool { return list[byDebt[a]].PendingCents > list[byDebt[b]].PendingCents })
+	keep := make([]bool, len(list))
+	for _, i := range byDebt[:room-1] {
+		keep[i] = true
+	}
+	var out []ReasonTotal
+	others := ReasonTotal{}
+	n := 0
+	for i, l := range list {
+		if keep[i] {
+			out = append(out, l)
+			continue
+		}
+		n++
+		others.Invoices += l.Invoices
+		others.Open += l.Open
+		others.Owing += l.Owing
+		others.PendingCents += l.PendingCents
+	}
+	others.Label = fmt.Sprintf("Otros motivos (%d)", n)
+	return append(out, others)
 }
 
 // writeDifferences lists the invoices that explain a difference and the

@@ -24,11 +24,13 @@ func sampleRows() []store.ReportRow {
 		{ // in management: yellow
 			Invoice: "F2026-0001", Customer: "=SUM(A1)", Cups: "ES0021000000000001AB", AmountCents: 12345, PendingCents: 12345,
 			Segment: "domestico", Stage: "notice_2", Notices: 2, ReturnedAt: at(time.January, 2),
+			ReturnReason: "AC04", ReturnPath: "account",
 		},
 		{ // cut: red
 			Invoice: "F2026-0002", Customer: "+34600111222", Cups: "ES0021000000000002AB", AmountCents: 50000, PendingCents: 20000,
 			Segment: "empresa", Stage: "cut", Notices: 2, ReturnedAt: at(time.February, 10),
 			CutDate: calendar.Date(2026, time.March, 3), CutAt: at(time.March, 3),
+			ReturnReason: "AM04", ReturnPath: "funds",
 		},
 		{ // paid after the cut, reconnected: no fill
 			Invoice: "F2026-0003", Customer: "@x", Cups: "ES0021000000000003AB", AmountCents: 7000, PendingCents: 0,
@@ -38,6 +40,7 @@ func sampleRows() []store.ReportRow {
 		{ // paid before any cut: no fill
 			Invoice: "F2026-0004", Customer: "-Ruiz, Ana", Cups: "ES0021000000000004AB", AmountCents: 9999, PendingCents: 0,
 			Segment: "domestico", Stage: "paid", Notices: 1, ReturnedAt: at(time.March, 2), PaidAt: at(time.March, 5),
+			ReturnReason: "AM04", ReturnPath: "funds",
 		},
 	}
 }
@@ -58,7 +61,7 @@ func writeSample(t *testing.T, rec Reconciliation) (string, int64) {
 		tot.add(&rows[i], st, asOf)
 		require.NoError(t, wb.add(&rows[i], st))
 	}
-	tot.sortStages()
+	tot.sort()
 	rec.TotalCents = tot.PendingCents
 	require.NoError(t, wb.finish(&tot, &rec))
 	path := filepath.Join(t.TempDir(), "impagos.xlsx")
@@ -158,6 +161,10 @@ func TestWorkbookTableColoursFormatsAndText(t *testing.T) {
 	require.Equal(t, "Aviso 2", rows[1][5])
 	require.Equal(t, "Doméstico", rows[1][4])
 	require.Equal(t, "2", rows[1][6])
+	// The bank's reason of the return, short; a return TRADE gave has none.
+	require.Equal(t, "Motivo Devolución", rows[0][13])
+	require.Equal(t, []string{"AC04 · cuenta o mandato", "AM04 · sin fondos", "sin motivo (TRADE)", "AM04 · sin fondos"},
+		[]string{shown("N2"), shown("N3"), shown("N4"), shown("N5")})
 
 	panes, err := f.GetPanes(SheetTable)
 	require.NoError(t, err)
@@ -166,7 +173,7 @@ func TestWorkbookTableColoursFormatsAndText(t *testing.T) {
 	require.Equal(t, "A2", panes.TopLeftCell)
 
 	sheetXML := zipPart(t, path, "xl/worksheets/sheet1.xml")
-	require.Contains(t, sheetXML, `<autoFilter ref="$A$1:$M$5"`)
+	require.Contains(t, sheetXML, `<autoFilter ref="$A$1:$N$5"`)
 }
 
 func TestWorkbookSummaryPivotAndChart(t *testing.T) {
@@ -188,7 +195,7 @@ func TestWorkbookSummaryPivotAndChart(t *testing.T) {
 	require.Len(t, pts, 1)
 	pt := pts[0]
 	require.Equal(t, PivotName, pt.Name)
-	require.Equal(t, SheetTable+"!A1:M5", pt.DataRange)
+	require.Equal(t, SheetTable+"!A1:N5", pt.DataRange)
 	require.Equal(t, SheetSummary+"!"+pivotRange, pt.PivotTableRange)
 	require.Equal(t, []string{"Cliente"}, fieldNames(pt.Rows))
 	require.Equal(t, []string{"Etapa"}, fieldNames(pt.Columns))
@@ -224,6 +231,51 @@ func TestWorkbookSummaryPivotAndChart(t *testing.T) {
 	diffRows, err := f.GetRows(SheetDifferences)
 	require.NoError(t, err)
 	require.Equal(t, []string{"F2026-0002", "-6.55 €", "lo pendiente bajó"}, diffRows[2])
+
+	// Beside the check, what is owed by the kind of the bank's reason and by
+	// reason code, each adding up to the Total General.
+	block := func(col string, rows int) [][]string {
+		t.Helper()
+		first, err := excelize.ColumnNameToNumber(col)
+		require.NoError(t, err)
+		var out [][]string
+		for r := reasonsRow; r < reasonsRow+rows; r++ {
+			var line []string
+			for c := first; c < first+3; c++ {
+				cell, _ := excelize.CoordinatesToCellName(c, r)
+				v, err := f.GetCellValue(SheetSummary, cell, excelize.Options{RawCellValue: true})
+				require.NoError(t, err)
+				line = append(line, v)
+			}
+			out = append(out, line)
+		}
+		return out
+	}
+	require.Equal(t, [][]string{
+		{"Pendiente por tipo de motivo", "", ""},
+		{"Tipo de motivo", "Abiertas", "Pendiente"},
+		{"sin fondos", "1", "200"},
+		{"cuenta o mandato", "1", "123.45"},
+		{"sin motivo (TRADE)", "0", "0"},
+		{"Total", "2", "323.45"},
+		{"", "", ""},
+	}, block("D", 7))
+	require.Equal(t, [][]string{
+		{"Pendiente por motivo de devolución", "", ""},
+		{"Motivo", "Abiertas", "Pendiente"},
+		{"AM04 · sin fondos", "1", "200"},
+		{"AC04 · cuenta o mandato", "1", "123.45"},
+		{"sin motivo (TRADE)", "0", "0"},
+		{"Total", "2", "323.45"},
+		{"", "", ""},
+	}, block("H", 7))
+	shownSummary := func(cell string) string {
+		v, err := f.GetCellValue(SheetSummary, cell)
+		require.NoError(t, err)
+		return v
+	}
+	require.Equal(t, "323.45 €", shownSummary("J9"), "amounts in euros")
+	require.Equal(t, "2", shownSummary("I9"), "counts as numbers")
 
 	// The chart's data: what is owed by stage and age at 15/03/2026.
 	ages, err := f.GetRows(SheetAges, excelize.Options{RawCellValue: true})
@@ -270,7 +322,7 @@ func TestWorkbookWithNoInvoices(t *testing.T) {
 	defer f.Close()
 	pts, err := f.GetPivotTables(SheetSummary)
 	require.NoError(t, err)
-	require.Equal(t, SheetTable+"!A1:M2", pts[0].DataRange)
+	require.Equal(t, SheetTable+"!A1:N2", pts[0].DataRange)
 	ages, err := f.GetRows(SheetAges)
 	require.NoError(t, err)
 	require.Equal(t, "Sin impagos", ages[1][0])

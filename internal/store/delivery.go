@@ -306,8 +306,9 @@ func (s *Store) ScheduledCuts(ctx context.Context, from time.Time) ([]activities
 	return out, nil
 }
 
-// CallEntry is a customer with more than one open returned invoice: the
-// clerks call them (PROCESS "Every day").
+// CallEntry is a customer the clerks call (PROCESS "Every day"): one with
+// more than one open returned invoice, or with one whose bank's return says
+// its account or mandate failed, who is asked for a new IBAN or mandate.
 type CallEntry struct {
 	Customer   string   `json:"customer"`
 	TaxID      string   `json:"tax_id"`
@@ -315,26 +316,37 @@ type CallEntry struct {
 	Email      string   `json:"email"`
 	Invoices   []string `json:"invoices"`
 	TotalCents int64    `json:"total_cents"`
+	// Reasons and Paths are, invoice by invoice as Invoices lists them, the
+	// bank's reason code of its return and the path it chose; "" for a
+	// return without a reason (TRADE's exports carry none).
+	Reasons []string `json:"reasons"`
+	Paths   []string `json:"paths"`
+	// NewMandate: an open invoice is on the account path, so the call asks
+	// the customer for a new IBAN or mandate.
+	NewMandate bool `json:"new_mandate"`
 }
 
 // CallList returns the customers with more than one open returned invoice,
-// the largest debt first. A customer is its tax id when the contract has one,
-// else its name.
+// and those with an open invoice on the account path, the largest debt
+// first. A customer is its tax id when the contract has one, else its name.
 func (s *Store) CallList(ctx context.Context) ([]CallEntry, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT max(i.customer), COALESCE(max(c.tax_id), ''), COALESCE(max(NULLIF(c.phone, '')), ''),
-		       COALESCE(max(NULLIF(c.email, '')), ''), array_agg(i.invoice ORDER BY i.invoice), sum(i.amount_due_cents)::bigint
+		       COALESCE(max(NULLIF(c.email, '')), ''), array_agg(i.invoice ORDER BY i.invoice), sum(i.amount_due_cents)::bigint,
+		       array_agg(COALESCE(br.reason, '') ORDER BY i.invoice), array_agg(COALESCE(br.path, '') ORDER BY i.invoice),
+		       COALESCE(bool_or(br.path = 'account'), false)
 		FROM invoices i LEFT JOIN contracts c ON c.cups = i.cups
+		LEFT JOIN (`+bankReasonSQL("")+`) br ON br.invoice = i.invoice
 		WHERE i.status = 'open'
 		GROUP BY COALESCE(NULLIF(c.tax_id, ''), i.customer)
-		HAVING count(*) > 1
+		HAVING count(*) > 1 OR bool_or(br.path = 'account')
 		ORDER BY sum(i.amount_due_cents) DESC, max(i.customer)`)
 	if err != nil {
 		return nil, fmt.Errorf("call list: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CallEntry, error) {
 		var e CallEntry
-		err := r.Scan(&e.Customer, &e.TaxID, &e.Phone, &e.Email, &e.Invoices, &e.TotalCents)
+		err := r.Scan(&e.Customer, &e.TaxID, &e.Phone, &e.Email, &e.Invoices, &e.TotalCents, &e.Reasons, &e.Paths, &e.NewMandate)
 		return e, err
 	})
 	if err != nil {

@@ -38,6 +38,19 @@ const reportLockKey int32 = 0x72707274
 const caseWindow = `(i.returned_at IS NULL
 	OR (p.paid_at AT TIME ZONE 'Europe/Madrid')::date >= (i.returned_at AT TIME ZONE 'Europe/Madrid')::date)`
 
+// bankReasonSQL lists, per invoice, the reason of its latest return a bank's
+// file carried and the ledger matched to it (its case started or told), with
+// the path that reason chose; cond narrows the returns read (e.g. to those
+// recorded by a cutoff). An invoice no bank's file returned (TRADE's exports
+// carry no reason) has no row.
+func bankReasonSQL(cond string) string {
+	return `
+	SELECT DISTINCT ON (b.invoice) b.invoice, b.reason, b.path
+	FROM bank_returns b
+	WHERE b.invoice <> '' AND b.status IN ('started', 'sent', 'known') ` + cond + `
+	ORDER BY b.invoice, b.returned_on DESC, b.id DESC`
+}
+
 // snapshotSQL lists the invoices opened before the cutoff $1 with what each
 // owed then: the amount due the case wrote. For an earlier day, the payments
 // recorded after the cutoff are added back, but the invoice never owes more
@@ -94,6 +107,8 @@ type ReportRow struct {
 	CutAt        time.Time // when the distributor was asked to cut (the cut's date), if recorded by the cutoff
 	Reconnected  bool      // that cut's reconnection was requested by the cutoff
 	PaidAt       time.Time // the settlement's date, if settled by the cutoff
+	ReturnReason string    // the bank's reason code (AM04, MD06...), if a bank's file recorded by the cutoff gave one
+	ReturnPath   string    // the path that reason chose (funds, disputed, account, deceased, our_error); "" without one
 
 	// Against the previous run (all zero without one):
 	PreviousCents int64 // the previous run's line; 0 when it had none
@@ -288,19 +303,21 @@ func (v *ReportView) Count(ctx context.Context) (int, error) {
 // not count as sent. The kinds of notice an invoice was sent come as a bit
 // set (bit i: $4[i+1]), which one hash aggregate builds.
 //
-// Cuts, reconnections and notices count when the ledger recorded them before
-// the cutoff (their row times), not by the dates they carry: a case on the
+// Cuts, reconnections, notices and the bank's reason of the return count
+// when the ledger recorded them before the cutoff (their row times), not by
+// the dates they carry: a case on the
 // demo policy dates them on its own fast clock, weeks ahead. The settlement has
 // no row time of its own; the invoice row's last update, or the payment date
 // if earlier, stands for it.
-const rowsSQL = `
+var rowsSQL = `
 	WITH snap AS (` + snapshotSQL + `),
 	paid AS (` + paidSinceSQL + `)
 	SELECT s.invoice, s.customer, s.cups, s.amount_cents, s.pending_cents, COALESCE(c.segment, ''), s.stage,
 	       COALESCE(n.kinds, 0)::int4, COALESCE(s.returned_at, s.opened_at), s.cut_date, cu.cut_at,
 	       COALESCE(cu.reconnection_requested_at < $1, false),
 	       CASE WHEN s.status = 'paid' AND LEAST(s.paid_at, s.updated_at) < $1 THEN s.paid_at END,
-	       COALESCE(pl.pending_cents, 0), s.opened_at >= $3, COALESCE(pd.cents, 0), COALESCE(pd.n, 0)
+	       COALESCE(pl.pending_cents, 0), s.opened_at >= $3, COALESCE(pd.cents, 0), COALESCE(pd.n, 0),
+	       COALESCE(br.reason, ''), COALESCE(br.path, '')
 	FROM snap s
 	LEFT JOIN contracts c ON c.cups = s.cups
 	LEFT JOIN (
@@ -322,6 +339,7 @@ const rowsSQL = `
 	) cu ON cu.invoice = s.invoice
 	LEFT JOIN report_lines pl ON $2 AND pl.invoice = s.invoice
 	LEFT JOIN paid pd ON pd.invoice = s.invoice
+	LEFT JOIN (` + bankReasonSQL("AND b.imported_at < $1") + `) br ON br.invoice = s.invoice
 	ORDER BY COALESCE(s.returned_at, s.opened_at), s.invoice`
 
 // Rows calls fn for each invoice of the view, in the order of their return,
@@ -347,7 +365,7 @@ func (v *ReportView) Rows(ctx context.Context, prev *ReportRun, fn func(*ReportR
 	for rows.Next() {
 		if err := rows.Scan(&r.Invoice, &r.Customer, &r.Cups, &r.AmountCents, &r.PendingCents, &r.Segment, &r.Stage,
 			&kinds, &returned, &cutDate, &cut, &r.Reconnected, &paid,
-			&r.PreviousCents, &r.Opened, &r.PaidCents, &r.Payments); err != nil {
+			&r.PreviousCents, &r.Opened, &r.PaidCents, &r.Payments, &r.ReturnReason, &r.ReturnPath); err != nil {
 			return fmt.Errorf("report: read invoices: %w", err)
 		}
 		r.Notices = bits.OnesCount32(uint32(kinds))

@@ -16,7 +16,9 @@ import (
 
 // SeedLedger COPYs n invoices into the store's schema: 60% in management with
 // the notices of aviso 1 sent, 10% cut, 30% paid (and a part paid of a third of
-// those in management); 30,000 customers; returns spread over 200 days.
+// those in management); 30,000 customers; returns spread over 200 days; half
+// of them returned by a bank's file with its reason (the others by TRADE),
+// one in ten of those returned by the bank twice.
 func SeedLedger(ctx context.Context, db *store.Store, n int) error {
 	conn, err := db.Pool().Acquire(ctx)
 	if err != nil {
@@ -46,6 +48,19 @@ func SeedLedger(ctx context.Context, db *store.Store, n int) error {
 		}
 		return nil
 	}
+	reasons := []struct{ reason, path string }{
+		{"AM04", "funds"}, {"MS03", "funds"}, {"MD06", "disputed"}, {"AC04", "account"}, {"MD01", "account"},
+		{"MD07", "deceased"}, {"AM05", "our_error"},
+	}
+	// Bank return j is of invoice banked(j): the even invoices, and again
+	// every tenth of them, ten days before.
+	banked := func(j int) int {
+		if j < n/2 {
+			return 2 * j
+		}
+		return 20 * (j - n/2)
+	}
+	bankReturns := n/2 + n/20
 	var payers []int
 	for i := range n {
 		if kind(i) >= 7 || i%3 != 0 {
@@ -89,6 +104,19 @@ func SeedLedger(ctx context.Context, db *store.Store, n int) error {
 			return []any{int64(j + 1), cupsOf(cut(j)), invoice(cut(j)), returned(cut(j)).AddDate(0, 0, 30)}
 		}},
 		{"cut_invoices", []string{"cut_id", "invoice"}, n / 10, func(j int) []any { return []any{int64(j + 1), invoice(cut(j))} }},
+		{"bank_files", []string{"id", "sha256", "format", "message_id"}, 1, func(int) []any {
+			return []any{int64(1), "seed", "pain.002", "SEED-1"}
+		}},
+		{"bank_returns", []string{"file_id", "end_to_end_id", "amount_cents", "returned_on", "reason", "path",
+			"invoice", "cups", "status", "imported_at"}, bankReturns, func(j int) []any {
+			i := banked(j)
+			ret, status := returned(i), "started"
+			if j >= n/2 {
+				ret, status = ret.AddDate(0, 0, -10), "sent"
+			}
+			r := reasons[(i/2+j)%len(reasons)]
+			return []any{int64(1), invoice(i), amount(i), ret, r.reason, r.path, invoice(i), cupsOf(i), status, ret}
+		}},
 		{"payments", []string{"key", "invoice", "paid_at", "amount_cents", "source", "created_at"}, len(payers), func(j int) []any {
 			i := payers[j]
 			paid := int64(i%3) * 500
