@@ -3,7 +3,10 @@
 // the old account code (CCC) inside it.
 package iban
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Normalize removes spaces and upper-cases an IBAN as people write it
 // ("ES91 2100 0418 4502 0005 1332").
@@ -82,3 +85,26 @@ func mod97(s string) int {
 
 func letter(c byte) bool { return c >= 'A' && c <= 'Z' }
 func digit(c byte) bool  { return c >= '0' && c <= '9' }
+
+// FromCCC writes a Spanish account given as its 20-digit code (CCC) as an
+// IBAN, computing the IBAN's check digits; the CCC's own digits are not
+// checked here (Valid does). ok is false when ccc is not 20 digits.
+func FromCCC(ccc string) (string, bool) {
+	if len(ccc) != 20 {
+		return "", false
+	}
+	for i := range len(ccc) {
+		if !digit(ccc[i]) {
+			return "", false
+		}
+	}
+	return fmt.Sprintf("ES%02d%s", 98-mod97(ccc+"ES00"), ccc), true
+}
+
+// CheckDigit is the check digit a CCC carries for ten digits: the first of
+// the two covers "00", the entity and the office, the second the account.
+func CheckDigit(ten string) byte { return byte('0' + cccDigit(ten)) }
+
+// Mod97 is the remainder by 97 of s read as a number with each letter
+// written as two digits (A=10 … Z=35), as the IBAN's check reads it.
+func Mod97(s string) int { return mod97(s) }
