@@ -228,22 +228,6 @@ func casePolicy() workflows.Policy {
 	return p
 }
 
-// bonoMinimumSupplyMonths is the Suministro Mínimo Vital of the suite's Bono
-// Social households on its fast clock (0.3 s a day), three times the least
-// the policy allows: 162 s of real time. A case skips a minimum supply whose
-// end has already passed when its regulatory wait ends, and that end is
-// counted from the proven day, which the suite's clerk gives as the day the
-// formal notice is dated (the only day ahead of the ledger's today it takes);
-// but a fault holds the sending of that notice, and so the wait that runs from
-// it: 45 s and more in the e-mail outage, two minutes and more for a certified
-// e-mail the worker was killed sending, and up to a minute while a restarted
-// worker replays every case. Six months (54 s) were not enough: the runs
-// found Bono Social households cut with their power never limited (the
-// workflow and the ledger hold the minimum supply as a window of time, not as
-// a limitation that happened). Eighteen months still end before the years the
-// holiday data covers.
-const bonoMinimumSupplyMonths = 18
-
 // startCases stores each contract and starts each case.
 func (s *stack) startCases(ctx context.Context, all []*fcase) error {
 	policy := casePolicy()
@@ -271,9 +255,6 @@ func (s *stack) startCases(ctx context.Context, all []*fcase) error {
 			defer func() { <-sem; wg.Done() }()
 			in := workflows.Input{Invoice: c.invoice, Customer: "Cliente " + c.invoice, Cups: c.cups,
 				AmountCents: c.amount, ReturnedAt: time.Now(), Policy: policy}
-			if c.bono && os.Getenv("IMPAGOS_FAULTS_POLICY") != "demo" {
-				in.Policy.MinimumSupplyMonths = bonoMinimumSupplyMonths
-			}
 			out, err := cases.Start(ctx, s.client, taskQueue, in, false)
 			if err == nil && out != cases.Started {
 				err = fmt.Errorf("start %s: %s", c.invoice, out)
