@@ -231,3 +231,64 @@ func TestBankReasonPathsRecorded(t *testing.T) {
 	}
 	s.recordHistory(ours, "business_bank_our_error_paid")
 }
+
+// The three formats a bank may send (pain.002, camt.054 and the AEB 19.14
+// flat file), with the sample contracts naming their debtors' mandates or
+// accounts: each starts one case per matched return, on the path of its
+// reason; the same files again start nothing.
+func TestEveryBankFormatStartsOneCasePerMatchedReturn(t *testing.T) {
+	s := newStack(t)
+	s.runWorker()
+	// The invoices renamed for this run, in as many characters (the flat
+	// file's records are of fixed width).
+	prefix := "Z" + token(2) + "-"
+	if _, err := imports.Contracts(s.ctx, s.target(), "../../testdata/bank/contratos_mandatos.csv", sheets.Options{}, false); err != nil {
+		t.Fatal(err)
+	}
+	held := map[workflows.ReturnPath]bool{workflows.PathDisputed: true, workflows.PathDeceased: true, workflows.PathOurError: true}
+	for _, sample := range []struct {
+		file    string
+		started int
+	}{
+		{"pain002_es_bank.xml", 11}, // F2026-0112's mandate is in no contract: it waits
+		{"camt054.xml", 4},
+		{"aeb1914_devoluciones.txt", 4},
+	} {
+		data, err := os.ReadFile("../../testdata/bank/" + sample.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), sample.file)
+		if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(data), "F2026-", prefix)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for round := 1; round <= 2; round++ {
+			res, err := imports.BankReturns(s.ctx, s.target(), path, imports.Matching{}, false)
+			if err != nil {
+				t.Fatalf("%s: %v", sample.file, err)
+			}
+			want := sample.started
+			if round == 2 {
+				want = 0
+			}
+			if res.Started != want || len(res.Failed) != 0 || len(res.File.Rejected) != 0 {
+				t.Fatalf("%s, import %d: started %d, want %d; failed %+v; rejected %+v", sample.file, round, res.Started, want, res.Failed, res.File.Rejected)
+			}
+			if round == 2 {
+				continue
+			}
+			for _, r := range res.Returns {
+				if r.Status != store.ReturnStarted {
+					continue
+				}
+				path := workflows.ReturnPath(r.Path)
+				st := s.waitState(r.Invoice, "its path taken", func(st workflows.State) bool {
+					return st.Return != nil && (held[path] && st.Stage == workflows.StageOnHold || !held[path] && len(st.Notices) > 0)
+				})
+				if st.Return.Reason != r.Reason || st.AmountCents != r.AmountCents || st.Cups != r.Cups {
+					t.Errorf("%s: case %+v on %s for %d cents, the file says %s for %d cents", r.Invoice, st.Return, st.Cups, st.AmountCents, r.Reason, r.AmountCents)
+				}
+			}
+		}
+	}
+}
