@@ -27,6 +27,11 @@ const distributorATR = "distributor-atr"
 // its day as their cut date and a forbidden day as its breach.
 const cutHeardOnRelease = "cut-heard-on-release"
 
+// cutReadOnReconnect is the change id of the cases that, paid after a cut
+// they never heard of (the ledger asks for the reconnection), read that cut
+// from the ledger before they follow the 03.
+const cutReadOnReconnect = "cut-read-on-reconnect"
+
 // onDistributor takes an answer of the distributor, once per answer.
 func (c *invoiceCase) onDistributor(ctx workflow.Context, s activities.DistributorAnswer) {
 	if c.answersSeen[s.MessageID] {
@@ -288,6 +293,18 @@ func (c *invoiceCase) release(ctx workflow.Context, res activities.SettleResult,
 	}
 	if err := c.sendToDistributor(ctx, req.RequestID); err != nil {
 		return err
+	}
+	if res.Release != activities.RequestCancel && c.st.CutAt == nil && c.st.Request != nil &&
+		c.st.Request.Status != activities.RequestExecuted &&
+		workflow.GetVersion(ctx, cutReadOnReconnect, workflow.DefaultVersion, 1) >= 1 {
+		// The ledger asks for a reconnection, so it holds the cut the case
+		// has not heard of (its 05 recorded, and the worker never told the
+		// case): the case reads it there, for its date and its breach.
+		var cut activities.DistributorState
+		if err := c.call(ctx, "¿corte ejecutado?", a.DistributorRequest, activities.RequestInput{Case: c.ref(), RequestID: c.st.Request.RequestID}, &cut); err != nil {
+			return err
+		}
+		c.takeState(ctx, cut, "")
 	}
 	for {
 		c.takeAnswers(ctx)

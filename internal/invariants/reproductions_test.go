@@ -476,3 +476,15 @@ func TestReproduction_TheCutAndTheCancellationReadAtOneLook(t *testing.T) {
 			executedOn.Format(time.DateOnly), st.History[max(0, len(st.History)-4):])
 	}
 }
+
+// Scenarios that once failed, played on every run: seed 102835335 recorded
+// the distributor's 05 and never told the case (its worker stopped first);
+// the customer paid, the ledger asked for the reconnection, and the case
+// ended reconnected with no cut (I5). It now reads the cut from the ledger
+// when the ledger asks for a reconnection it had not heard the cut of.
+func TestReproduction_SeedsThatFailed(t *testing.T) {
+	db := openLedger(t)
+	for _, seed := range []uint64{102835335} {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { play(t, db, seed) })
+	}
+}
