@@ -32,28 +32,36 @@ import (
 // times relative to the database's clock.
 const seed = `
 INSERT INTO contracts (cups, segment) VALUES
-	('ES0001', 'domestico'), ('ES0002', 'empresa'), ('ES0003', 'domestico'), ('ES0004', 'domestico');
-INSERT INTO supply_points (cups) VALUES ('ES0002'), ('ES0003'), ('ES0004');
+	('ES0001', 'domestico'), ('ES0002', 'empresa'), ('ES0003', 'domestico'), ('ES0004', 'domestico'),
+	('ES0005', 'empresa');
+INSERT INTO supply_points (cups) VALUES ('ES0002'), ('ES0003'), ('ES0004'), ('ES0005');
 INSERT INTO invoices (invoice, cups, amount_cents, amount_due_cents, status, stage, paid_at) VALUES
 	('A', 'ES0001', 10000, 10000, 'open', 'cut_review', NULL),
 	('B', 'ES0001', 2550, 2550, 'open', 'cut_review', NULL),
 	('C', 'ES0002', 30000, 30000, 'open', 'cut_requested', NULL),
 	-- paid in full two hours ago, the case has not settled: its supply stays cut
 	('D', 'ES0003', 5000, 0, 'open', 'cut', NULL),
-	('E', 'ES0004', 7000, 0, 'paid', 'reconnected', now() - interval '30 hours');
+	('E', 'ES0004', 7000, 0, 'paid', 'reconnected', now() - interval '30 hours'),
+	-- cut and still owing: rightly cut
+	('F', 'ES0005', 4000, 4000, 'open', 'cut', NULL);
 INSERT INTO payments (key, invoice, paid_at, amount_cents, source, created_at) VALUES
 	('D/1', 'D', now() - interval '2 hours', 5000, 'signal', now() - interval '2 hours');
 INSERT INTO cuts (id, cups, requested_by_invoice, cut_at, created_at, ended_at, outcome, executed_on) VALUES
 	(1, 'ES0003', 'D', now() - interval '3 hours', now() - interval '3 hours', NULL, '',
 		(now() AT TIME ZONE 'Europe/Madrid')::date),
 	(2, 'ES0002', 'C', now() - interval '40 days', now() - interval '40 days', now() - interval '26 hours', 'reconnect', '2020-01-01'),
-	(3, 'ES0004', 'E', now() - interval '40 days', now() - interval '40 days', now() - interval '30 hours', 'reconnect', NULL);
+	(3, 'ES0004', 'E', now() - interval '40 days', now() - interval '40 days', now() - interval '30 hours', 'reconnect', NULL),
+	(4, 'ES0005', 'F', now() - interval '5 days', now() - interval '5 days', NULL, '', NULL),
+	(5, 'ES0004', 'E', now() - interval '9 days', now() - interval '9 days', now() - interval '1 hour', 'reconnect', NULL);
 INSERT INTO distributor_requests (kind, cups, cut_id, invoice, requested_at, due_by, status, code, created_at) VALUES
 	-- asked 26 hours ago, due an hour ago, unanswered
 	('reconnect', 'ES0002', 2, 'C', now() - interval '26 hours', now() - interval '1 hour', 'sent', '000000000002',
 		now() - interval '26 hours'),
 	('reconnect', 'ES0004', 3, 'E', now() - interval '30 hours', now() + interval '1 day', 'accepted', '000000000003',
-		now() - interval '30 hours');
+		now() - interval '30 hours'),
+	-- asked an hour ago, due tomorrow
+	('reconnect', 'ES0004', 5, 'E', now() - interval '1 hour', now() + interval '1 day', 'sent', '000000000005',
+		now() - interval '1 hour');
 INSERT INTO outbox (idempotency_key, invoice, kind, channel, recipient, status, notice_at, claimed_at) VALUES
 	('k1', 'A', 'aviso_1', 'email', 'a@example.com', 'sent', now(), NULL),
 	('k2', 'B', 'aviso_1', 'email', 'b@example.com', 'sending', now(), now() - interval '45 minutes'),
@@ -118,7 +126,9 @@ func TestMetricsEndpoint_ServesTheLedgerAndTheSDK(t *testing.T) {
 	w.RegisterActivityWithOptions(func(context.Context) error { return nil }, activity.RegisterOptions{Name: "Touch"})
 	require.NoError(t, w.Start())
 	defer w.Stop()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "metrics-test-" + token(), TaskQueue: queue}, workflows.WorkflowType)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "metrics-test-" + token(), TaskQueue: queue, WorkflowExecutionTimeout: 5 * time.Minute,
+	}, workflows.WorkflowType)
 	require.NoError(t, err)
 	defer func() {
 		require.NoError(t, c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), "done", nil))
@@ -160,19 +170,21 @@ func TestMetricsEndpoint_ServesTheLedgerAndTheSDK(t *testing.T) {
 		{"impagos_cases_open", []string{"stage", "cut_requested", "segment", "empresa"}, 1},
 		{"impagos_amount_due_euros", []string{"stage", "cut_requested", "segment", "empresa"}, 300},
 		{"impagos_cases_open", []string{"stage", "cut", "segment", "domestico"}, 1},
+		{"impagos_cases_open", []string{"stage", "cut", "segment", "empresa"}, 1},
+		{"impagos_amount_due_euros", []string{"stage", "cut", "segment", "domestico"}, 0},
 		{"impagos_notices", []string{"channel", "email", "status", "sent"}, 1},
 		{"impagos_notices", []string{"channel", "email", "status", "sending"}, 1},
 		{"impagos_notices", []string{"channel", "sms", "status", "sent"}, 1},
 		{"impagos_emails_sending", nil, 1},
 		{"impagos_mail_confirm_grace_seconds", nil, 1800},
-		{"impagos_cuts_requested_total", nil, 3},
+		{"impagos_cuts_requested_total", nil, 5},
 		{"impagos_cuts_executed_total", nil, 2},
 		{"impagos_cuts_executed_today", nil, 1},
 		{"impagos_cut_refusals_total", []string{"reason", "not_proven"}, 2},
 		{"impagos_cut_refusals_total", []string{"reason", "on_hold"}, 1},
 		{"impagos_cut_refusals_total", []string{"reason", "cut_ban"}, 0},
 		{"impagos_reconnections_unrequested", nil, 1},
-		{"impagos_reconnections_pending", nil, 1},
+		{"impagos_reconnections_pending", nil, 2},
 		{"impagos_reconnections_overdue", nil, 1},
 		{"impagos_bank_returns_pending", nil, 1},
 		{"impagos_bank_returns_unmatched", nil, 2},
@@ -182,7 +194,7 @@ func TestMetricsEndpoint_ServesTheLedgerAndTheSDK(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, value(t, mfs, tc.name, tc.labels...), "%s%v", tc.name, tc.labels)
 	}
-	require.Len(t, mfs["impagos_cases_open"].GetMetric(), 3, "the paid invoice is not open")
+	require.Len(t, mfs["impagos_cases_open"].GetMetric(), 4, "the paid invoice is not open")
 	// Ages, from rows written that long before the scrape.
 	for _, tc := range []struct {
 		name string
