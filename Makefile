@@ -60,7 +60,10 @@ run: up ## Start everything, migrate, start the sample invoices, say where to lo
 	@echo "  go run ./starter paid --amount 84,37 F2026-0001"
 	@echo "  go run ./starter cuts"
 	@echo "  go run ./starter approve-cut F2026-0003"
-	@echo "Worker log: .data/log/worker.log   Stop: make down"
+	@$(STACK_ENV) && addr=$${IMPAGOS_METRICS_ADDR:-} && if [[ -n "$$addr" ]]; then \
+		[[ $$addr != :* ]] || addr=127.0.0.1$$addr; \
+		echo "Metrics:           http://$$addr/metrics   (alerts: docs/alerts.yml)"; fi
+	@echo "Worker log: .data/log/worker.log (JSON lines; IMPAGOS_LOG_FORMAT=text for plain text)   Stop: make down"
 
 # make test also runs the fault suite (ten to thirteen minutes on two cores; see
 # docs/faults.md); make test TEST_FAULTS=0 leaves it out. It starts Temporal and
@@ -85,12 +88,17 @@ test-unit: ## Unit tests only; needs no stack.
 test-faults: ## Fault suite on a stack of its own: worker killed, server restarted, Postgres down, e-mail 500s.
 	.ci/faults
 
-lint: tools ## gofmt, go vet, staticcheck, and workflowcheck on ./workflows/...
+lint: tools ## gofmt, go vet, staticcheck, workflowcheck on ./workflows/..., and promtool on the alert rules when installed
 	@unformatted=$$(find . -path ./.data -prune -o -path ./bin -prune -o -name '*.go' -print | xargs -r gofmt -l); \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	$(STATICCHECK) ./...
 	$(WORKFLOWCHECK) -config .ci/workflowcheck.yaml ./workflows/...
+	@# Debian's prometheus package has promtool; without it the rules are
+	@# still checked against a real scrape by internal/metrics' test.
+	@if command -v promtool >/dev/null 2>&1; then \
+		echo "promtool check rules docs/alerts.yml"; promtool check rules docs/alerts.yml; \
+		echo "promtool test rules docs/alerts_test.yml"; promtool test rules docs/alerts_test.yml; fi
 
 tools: ## Install the pinned lint tools into bin/.
 	@$(call go_tool,staticcheck,honnef.co/go/tools/cmd/staticcheck,$(STATICCHECK_VERSION))

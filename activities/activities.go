@@ -196,7 +196,7 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 	if err != nil {
 		return NoticeResult{}, err
 	}
-	activity.GetLogger(ctx).Info("notice stored", "kind", in.Kind, "messages", len(stored))
+	activity.GetLogger(ctx).Info("notice stored", "invoice", in.Case.Invoice, "kind", in.Kind, "messages", len(stored))
 	return NoticeResult{Messages: stored}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
@@ -24,6 +25,7 @@ import (
 	"github.com/elega/impagos/internal/engine"
 	"github.com/elega/impagos/internal/mail"
 	"github.com/elega/impagos/internal/mailevents"
+	"github.com/elega/impagos/internal/metrics"
 	"github.com/elega/impagos/internal/store"
 )
 
@@ -31,12 +33,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
+		slog.Error("worker failed", "error", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context) error {
+	logger, err := engine.LoggerFromEnv(os.Stderr)
+	if err != nil {
+		return err
+	}
+	// Before Dial, which hands the default logger to the SDK.
+	slog.SetDefault(logger)
 	cfg := engine.FromEnv()
 	cache, err := engine.WorkflowCacheFromEnv()
 	if err != nil {
@@ -54,7 +62,11 @@ func run(ctx context.Context) error {
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	c, err := engine.Dial(ctx)
+	reg, sdkMetrics, err := metricsFromEnv()
+	if err != nil {
+		return err
+	}
+	c, err := engine.Dial(ctx, engine.WithMetricsHandler(sdkMetrics))
 	if err != nil {
 		return err
 	}
@@ -85,6 +97,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	if err := startMetrics(ctx, g, reg, metrics.NewLedger(db, c, cfg.TaskQueue, metrics.LedgerOptions{MailConfirmGrace: grace})); err != nil {
+		return err
+	}
 	if err := startCodecServer(ctx, g); err != nil {
 		return err
 	}
@@ -107,6 +122,38 @@ func run(ctx context.Context) error {
 	err = g.Wait()
 	slog.Info("worker stopped")
 	return err
+}
+
+// metricsFromEnv is the registry of the worker's metrics and the SDK's
+// handler that records into it, both nil without IMPAGOS_METRICS_ADDR.
+func metricsFromEnv() (*prometheus.Registry, client.MetricsHandler, error) {
+	if os.Getenv(metrics.EnvAddr) == "" {
+		return nil, nil, nil
+	}
+	reg := metrics.NewRegistry()
+	h, err := metrics.SDKHandler(reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg, h, nil
+}
+
+// startMetrics serves the SDK's and the ledger's metrics on
+// IMPAGOS_METRICS_ADDR for as long as the worker runs.
+func startMetrics(ctx context.Context, g *errgroup.Group, reg *prometheus.Registry, ledger *metrics.Ledger) error {
+	if reg == nil {
+		return nil
+	}
+	if err := reg.Register(ledger); err != nil {
+		return fmt.Errorf("business metrics: %w", err)
+	}
+	ln, err := net.Listen("tcp", os.Getenv(metrics.EnvAddr))
+	if err != nil {
+		return fmt.Errorf("metrics server: %w", err)
+	}
+	slog.Info("metrics server started", "addr", ln.Addr().String(), "path", metrics.Path)
+	g.Go(func() error { return metrics.Serve(ctx, ln, metrics.Handler(reg)) })
+	return nil
 }
 
 // startCodecServer serves the Web UI's codec server on IMPAGOS_CODEC_ADDR for

@@ -19,6 +19,7 @@ import (
 	"github.com/elega/impagos/internal/atr/standin"
 	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
+	"github.com/elega/impagos/internal/metrics"
 	"github.com/elega/impagos/internal/store"
 	"github.com/elega/impagos/workflows"
 )
@@ -363,15 +364,16 @@ func (b *bench) deleteSchedule(queue string) error {
 }
 
 // workerEnv is the environment of the bench without what would make the
-// worker send real e-mail, listen on the stack's codec port, or share the
-// stack's distributor folders from a ledger of its own (it would take the
-// stack's answers for files no request of its own explains, and the stack's
-// stand-in would answer its messages): workerATREnv gives it its own.
+// worker send real e-mail, listen on the stack's codec or metrics port, or
+// share the stack's distributor folders from a ledger of its own (it would
+// take the stack's answers for files no request of its own explains, and the
+// stack's stand-in would answer its messages): workerATREnv gives it its own.
 func workerEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "SENDGRID_") || strings.HasPrefix(k, "IMPAGOS_CODEC_") || strings.HasPrefix(k, "IMPAGOS_ATR_") {
+		if strings.HasPrefix(k, "SENDGRID_") || strings.HasPrefix(k, "IMPAGOS_CODEC_") || strings.HasPrefix(k, "IMPAGOS_ATR_") ||
+			k == metrics.EnvAddr {
 			continue
 		}
 		out = append(out, kv)

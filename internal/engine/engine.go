@@ -31,6 +31,9 @@
 //	                      ledger, unsent); IMPAGOS_ATR_INBOX, the folder it leaves its answers in, read every
 //	                      IMPAGOS_ATR_POLL (default 2s); IMPAGOS_ATR_REE_CODE, our 4-digit code at REE, the
 //	                      sender of every message, required with an outbox (see internal/distributor)
+//	IMPAGOS_METRICS_ADDR  the worker serves Prometheus metrics there, at /metrics (unset: none; see
+//	                      internal/metrics)
+//	IMPAGOS_LOG_FORMAT    the worker's log lines: json (default) or text
 //	IMPAGOS_PAYLOAD_KEY   (or IMPAGOS_PAYLOAD_KEY_FILE) encrypts what cases send to Temporal;
 //	                      with IMPAGOS_PAYLOAD_PREVIOUS_KEYS, IMPAGOS_CODEC_ADDR (the worker serves the
 //	                      Web UI's codec server there), IMPAGOS_CODEC_CORS_ORIGIN, IMPAGOS_CODEC_AUTH_TOKEN
@@ -186,15 +189,28 @@ func (c Config) ExtraHolidays() ([]string, error) {
 	return out, nil
 }
 
+// DialOption changes how Dial connects.
+type DialOption func(*client.Options)
+
+// WithMetricsHandler has the client, and the workers built on it, record the
+// SDK's metrics with h (see internal/metrics); nil records none.
+func WithMetricsHandler(h client.MetricsHandler) DialOption {
+	return func(o *client.Options) { o.MetricsHandler = h }
+}
+
 // Dial connects to Temporal as configured by the standard TEMPORAL_* variables.
 // With IMPAGOS_PAYLOAD_KEY set, every payload and failure message the client
 // (and a worker built on it) writes is encrypted, and read back transparently.
-func Dial(ctx context.Context) (client.Client, error) {
+// The SDK logs through slog's default logger.
+func Dial(ctx context.Context, with ...DialOption) (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("temporal configuration: %w", err)
 	}
 	opts.Logger = tlog.NewStructuredLogger(slog.Default())
+	for _, o := range with {
+		o(&opts)
+	}
 	pc, encrypted, err := codec.FromEnv()
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/elega/impagos/internal/cups"
 	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
+	"github.com/elega/impagos/internal/metrics"
 	"github.com/elega/impagos/internal/notice"
 	"github.com/elega/impagos/internal/store"
 	"github.com/elega/impagos/workflows"
@@ -355,10 +356,11 @@ func TestWorkerKilledMidCaseLosesNothingAndRepeatsNothing(t *testing.T) {
 		}
 		cmd := exec.Command(bin)
 		// The worker on the test's schema sends the B1 messages to the test's
-		// distributor, which the test runs: not to the stack's folders.
+		// distributor, which the test runs: not to the stack's folders. It
+		// serves no metrics: the stack's worker holds their address.
 		cmd.Env = append(os.Environ(), "IMPAGOS_TASK_QUEUE="+s.queue, "DATABASE_URL="+s.dsn,
 			"IMPAGOS_ATR_OUTBOX="+s.dist.Folder.Dir, "IMPAGOS_ATR_INBOX=", "IMPAGOS_ATR_STANDIN=0",
-			"IMPAGOS_ATR_REE_CODE="+distributor.LocalREECode)
+			"IMPAGOS_ATR_REE_CODE="+distributor.LocalREECode, metrics.EnvAddr+"=")
 		cmd.Stdout, cmd.Stderr = f, f
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
