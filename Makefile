@@ -96,9 +96,11 @@ lint: tools ## gofmt, go vet, staticcheck, workflowcheck on ./workflows/..., and
 	$(WORKFLOWCHECK) -config .ci/workflowcheck.yaml ./workflows/...
 	@# Debian's prometheus package has promtool; without it the rules are
 	@# still checked against a real scrape by internal/metrics' test.
-	@if command -v promtool >/dev/null 2>&1; then \
-		echo "promtool check rules docs/alerts.yml"; promtool check rules docs/alerts.yml; \
-		echo "promtool test rules docs/alerts_test.yml"; promtool test rules docs/alerts_test.yml; fi
+	@# .ci/run unpacks it into bin/ when it is not installed.
+	@promtool=$$(command -v promtool || { [[ -x $(BIN)/promtool ]] && echo $(BIN)/promtool; } || true); \
+	if [[ -n "$$promtool" ]]; then \
+		echo "promtool check rules docs/alerts.yml"; "$$promtool" check rules docs/alerts.yml; \
+		echo "promtool test rules docs/alerts_test.yml"; "$$promtool" test rules docs/alerts_test.yml; fi
 
 tools: ## Install the pinned lint tools into bin/.
 	@$(call go_tool,staticcheck,honnef.co/go/tools/cmd/staticcheck,$(STATICCHECK_VERSION))
