@@ -421,8 +421,12 @@ func (h *harness) watchFrom(first, step time.Duration, react func(st State) (don
 
 // reviewAndPay is the usual cuts desk and customer: approve the cut as soon
 // as it is under review, pay in full one day after the cut.
-func (h *harness) reviewAndPay() {
-	h.watch(time.Hour, func(st State) bool {
+func (h *harness) reviewAndPay() { h.reviewAndPayEvery(time.Hour) }
+
+// reviewAndPayEvery is reviewAndPay looking at the case every step, for the
+// cases that run longer than the hourly checks reach.
+func (h *harness) reviewAndPayEvery(step time.Duration) {
+	h.watch(step, func(st State) bool {
 		switch st.Stage {
 		case StageCutReview:
 			if st.CutApprovedBy == "" {

@@ -520,20 +520,7 @@ func TestBonoSocial_LateProofStillGetsTheWholeMinimumSupply(t *testing.T) {
 		return activities.ProofStatus{Proven: true, ProvenOn: &received, Kind: activities.ProofAcknowledge, Summary: "acuse"}
 	}
 	h.at(recorded, func() { h.env.SignalWorkflow(SignalProofRecorded, ProofRecordedSignal{By: "ana"}) })
-	// The cuts desk and the customer of reviewAndPay, looking every six
-	// hours: the case runs for a year and a half.
-	h.watch(6*time.Hour, func(st State) bool {
-		switch st.Stage {
-		case StageCutReview:
-			if st.CutApprovedBy == "" {
-				h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "rocio"})
-			}
-		case StageCut:
-			h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
-			return true
-		}
-		return false
-	})
+	h.reviewAndPayEvery(6 * time.Hour) // the case runs for a year and a half
 	h.run(h.input())
 
 	st := h.state()
@@ -562,18 +549,7 @@ func TestBonoSocial_RefusedLimitationAskedAgain(t *testing.T) {
 		}
 		return nil
 	}
-	h.watch(6*time.Hour, func(st State) bool {
-		switch st.Stage {
-		case StageCutReview:
-			if st.CutApprovedBy == "" {
-				h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "rocio"})
-			}
-		case StageCut:
-			h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-1"})
-			return true
-		}
-		return false
-	})
+	h.reviewAndPayEvery(6 * time.Hour)
 	h.run(h.input())
 
 	asked := h.callTimes("RequestPowerLimit")

@@ -67,6 +67,12 @@ func Reasons() []ReasonRule {
 	return append([]ReasonRule(nil), reasonRules...)
 }
 
+// Describe is a reason code in the clerks' words, "" for a code not in the
+// table.
+func Describe(code string) string {
+	return rulesByCode[strings.ToUpper(strings.TrimSpace(code))].Description
+}
+
 // PathOf is the path of a return with this reason code raised by this
 // originator (a Return's Originator). MD01 is disputed only when the file
 // says the debtor raised it; raised by a bank, or by no one named (every

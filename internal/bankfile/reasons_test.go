@@ -137,3 +137,12 @@ func TestOriginatorOf(t *testing.T) {
 		t.Errorf("with no agents known, the BIC gives %q", got)
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	if got := Describe(" am04 "); got != "saldo insuficiente" {
+		t.Errorf("Describe(AM04) = %q", got)
+	}
+	if got := Describe("ZZ99"); got != "" {
+		t.Errorf("Describe(ZZ99) = %q, want empty for a code not in the table", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -146,14 +147,14 @@ func BankReturns(ctx context.Context, t Target, path string, m Matching, dryRun 
 		return res, nil
 	}
 	imp, err := t.DB.ImportBankFile(ctx, store.BankFile{
-		SHA256: f.SHA256, Name: baseName(path), Format: string(f.Format), MessageID: f.MessageID,
+		SHA256: f.SHA256, Name: filepath.Base(path), Format: string(f.Format), MessageID: f.MessageID,
 		CreatedAt: f.CreatedAt, Returns: len(f.Returns), Rejected: len(f.Rejected),
 	}, rets)
 	if err != nil {
 		return res, err
 	}
 	res.Known, res.Returns = imp.Known, imp.Returns
-	err = t.act(ctx, &res, imp.Returns, "fichero del banco "+baseName(path))
+	err = t.act(ctx, &res, imp.Returns, "fichero del banco "+filepath.Base(path))
 	return res, err
 }
 
@@ -199,7 +200,7 @@ func (t Target) act(ctx context.Context, res *BankResult, rets []store.BankRetur
 // a moment ago by another import) is told too.
 func (t Target) actOn(ctx context.Context, r *store.BankReturn, by string) (cases.Outcome, string, error) {
 	ret := &workflows.BankReturn{Reason: r.Reason, Path: workflows.ReturnPath(r.Path), Originator: r.Originator,
-		Description: describe(r.Reason), File: r.File, By: by}
+		Description: bankfile.Describe(r.Reason), File: r.File, By: by}
 	if r.Status == store.ReturnStarted {
 		in := workflows.Input{Invoice: r.Invoice, Customer: r.Customer, Cups: r.Cups, AmountCents: r.AmountCents,
 			ReturnedAt: r.ReturnedOn.In(calendar.Madrid), Policy: t.Policy, Return: ret}
@@ -236,21 +237,4 @@ func (t Target) StartPlaced(ctx context.Context, placed []store.BankReturn) (Ban
 	res := BankResult{Returns: placed}
 	err := t.act(ctx, &res, res.Returns, "importación de contratos")
 	return res, err
-}
-
-// describe is a reason code in the clerks' words, "" for an unknown code.
-func describe(code string) string {
-	for _, r := range bankfile.Reasons() {
-		if r.Code == code {
-			return r.Description
-		}
-	}
-	return ""
-}
-
-func baseName(path string) string {
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		return path[i+1:]
-	}
-	return path
 }
