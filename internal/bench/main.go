@@ -31,7 +31,9 @@
 //     request is stored, and until the distributor's acceptance of it is
 //     read, with other cases open.
 //  5. report: the rows per second and peak RSS of a 100,000-row workbook.
-//  6. worker memory: the worker's RSS with thousands of cases asleep.
+//  6. worker memory: the worker's RSS with thousands of cases asleep; on the
+//     way, what a case costs from its start to its first sleep, in rounds
+//     beside bare no-op starts and bare one-activity workflows.
 //
 // BENCH_SCALE (or -scale) picks full (the default: the sizes, under
 // ten minutes on two cores) or small (a tenth of the sizes, for a smoke run);

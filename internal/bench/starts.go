@@ -52,7 +52,7 @@ func (b *bench) startFigure(ctx context.Context) error {
 			if k == 0 {
 				d, err = b.startCases(ctx, b.queue("cases"), batch)
 			} else {
-				d, err = b.startNoops(ctx, lo, hi)
+				d, err = b.startNoops(ctx, "s", lo, hi)
 			}
 			if err != nil {
 				return err
@@ -94,11 +94,13 @@ func (b *bench) startCases(ctx context.Context, queue string, inputs []workflows
 	})
 }
 
-// startNoops starts the no-op workflows lo to hi-1 of the baseline.
-func (b *bench) startNoops(ctx context.Context, lo, hi int) (time.Duration, error) {
+// startNoops starts the no-op workflows lo to hi-1 of a baseline, kind
+// keeping the ids of one figure's apart from another's. No worker polls their
+// task queue: they stay open, started and never run.
+func (b *bench) startNoops(ctx context.Context, kind string, lo, hi int) (time.Duration, error) {
 	ids := make([]string, hi-lo)
 	for i := range ids {
-		ids[i] = fmt.Sprintf("bench-noop-%s-%05d", b.run, lo+i)
+		ids[i] = fmt.Sprintf("bench-noop-%s-%s%05d", b.run, kind, lo+i)
 	}
 	b.track(ids...)
 	queue := b.queue("noop")

@@ -77,7 +77,7 @@ func (b *bench) workerFigures(ctx context.Context) error {
 	}
 	defer w.meter.close()
 	t := time.Now()
-	if err := b.waitAsleep(ctx, queue, len(others)); err != nil {
+	if err := b.waitAsleep(ctx, queue, len(others), countEvery, 8*time.Minute); err != nil {
 		return err
 	}
 	d := time.Since(t)
@@ -144,7 +144,7 @@ func (b *bench) paidToReconnect(ctx context.Context, db *store.Store, queue stri
 	// Cut in the ledger is not yet idle: wait until every case shows the cut
 	// stage to the UI, which it publishes as it starts waiting for payment.
 	q := fmt.Sprintf(`TaskQueue = %q AND ExecutionStatus = "Running" AND Stage = "cut"`, queue)
-	if err := b.waitCount(ctx, q, len(cut), time.Minute); err != nil {
+	if err := b.waitCount(ctx, q, len(cut), countEvery, time.Minute); err != nil {
 		return err
 	}
 	time.Sleep(time.Second)
@@ -207,40 +207,27 @@ func (b *bench) paidToReconnect(ctx context.Context, db *store.Store, queue stri
 }
 
 // workerMemory is figure 6: the worker's resident memory once the open cases
-// all sleep on a timer.
+// all sleep on a timer. On the way, the cases it starts measure what a case
+// costs from its start to its first sleep, in rounds beside their baselines
+// (firstNoticeRounds).
 func (b *bench) workerMemory(ctx context.Context, w *workerProc, queue string, more []workflows.Input, before int) error {
 	t := time.Now()
-	server0 := b.serverCPU()
-	worker0, err := cpuSeconds(w.cmd.Process.Pid)
+	cost, rounds, err := b.firstNoticeRounds(ctx, w, queue, more, before)
 	if err != nil {
 		return err
 	}
-	db0 := w.meter.backends(ctx)
-	if _, err := b.startCases(ctx, queue, more); err != nil {
-		return err
-	}
+	b.addFirstNoticeRatio(rounds)
 	total := before + len(more)
-	if err := b.waitAsleep(ctx, queue, total); err != nil {
-		return err
-	}
-	worker1, err := cpuSeconds(w.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
 	if n := float64(len(more)); n > 0 {
-		// What a case costs from its start to its first sleep, in CPU.
-		b.res.add(figure{fig: "6", name: "worker_cpu_ms_per_case", value: (worker1 - worker0) * 1000 / n, unit: "ms", digits: 1})
-		var db float64
-		for pid, t := range w.meter.backends(ctx) {
-			db += t - db0[pid]
-		}
-		b.res.add(figure{fig: "6", name: "database_cpu_ms_per_case", value: db * 1000 / n, unit: "ms", digits: 1})
+		b.res.add(figure{fig: "6", name: "worker_cpu_ms_per_case", value: cost.worker * 1000 / n, unit: "ms", digits: 1})
+		b.res.add(figure{fig: "6", name: "database_cpu_ms_per_case", value: cost.db * 1000 / n, unit: "ms", digits: 1})
 		if b.server != nil {
-			b.res.add(figure{fig: "6", name: "server_cpu_ms_per_case", value: (b.serverCPU() - server0) * 1000 / n, unit: "ms", digits: 1})
+			b.res.add(figure{fig: "6", name: "server_cpu_ms_per_case", value: cost.server * 1000 / n, unit: "ms", digits: 1})
 		}
 	}
-	progress("figure 6: %d more cases started, sent aviso 1 and fell asleep in %s; %d cases asleep",
-		len(more), time.Since(t).Round(time.Millisecond), total)
+	b.addServerCaseRatio(rounds)
+	progress("figure 6: %d more cases started in %d rounds beside their baselines, in %s; %d cases asleep",
+		len(more), len(rounds), time.Since(t).Round(time.Millisecond), total)
 	// Let the last tasks and the garbage collector settle before reading.
 	time.Sleep(3 * time.Second)
 	rss, err := statusKB(w.pid(), "VmRSS")
@@ -257,18 +244,26 @@ func (b *bench) workerMemory(ctx context.Context, w *workerProc, queue string, m
 }
 
 // waitAsleep waits until n cases of the queue have sent aviso 1 and sleep on
-// the timer of aviso 2: the UI shows them in notice_1 with a next action.
-func (b *bench) waitAsleep(ctx context.Context, queue string, n int) error {
+// the timer of aviso 2: the UI shows them in notice_1 with a next action. It
+// counts them every interval, and gives up after timeout.
+func (b *bench) waitAsleep(ctx context.Context, queue string, n int, every, timeout time.Duration) error {
 	q := fmt.Sprintf(`TaskQueue = %q AND ExecutionStatus = "Running" AND Stage = "notice_1" AND NextActionAt IS NOT NULL`, queue)
-	return b.waitCount(ctx, q, n, 8*time.Minute)
+	return b.waitCount(ctx, q, n, every, timeout)
 }
 
-// waitCount waits until a visibility query counts n workflows.
-func (b *bench) waitCount(ctx context.Context, query string, n int, timeout time.Duration) error {
+// countEvery is how often the bench counts workflows by a visibility query,
+// which the server's visibility store answers while it serves the cases
+// counted: once a second, unless a figure times the wait (countEveryTimed).
+const (
+	countEvery      = time.Second
+	countEveryTimed = 250 * time.Millisecond
+)
+
+// waitCount waits until a visibility query counts n workflows, asking every
+// interval.
+func (b *bench) waitCount(ctx context.Context, query string, n int, every, timeout time.Duration) error {
 	last, lastChange := int64(-1), time.Now()
-	// Once a second: each count is a query of the server's visibility store,
-	// which also serves the cases being counted.
-	return poll(ctx, timeout, time.Second, query, func() (bool, error) {
+	return poll(ctx, timeout, every, query, func() (bool, error) {
 		resp, err := b.c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: Namespace, Query: query})
 		if err != nil {
 			return false, err
