@@ -20,6 +20,12 @@ import (
 // rounds' own: a round that met a busier machine moves neither.
 const firstNoticeRoundCount = 3
 
+// minNoopBatch is the fewest no-op starts a round of figure 6 measures: a
+// few milliseconds of the server's CPU each, fewer would be read in too few
+// of the kernel's 10 ms ticks, and the server's own background work would
+// weigh more.
+const minNoopBatch = 2 * startRound
+
 // oneActivity is the workflow of figure 6's bare baseline: one activity that
 // does nothing, the least a workflow that reaches a worker can do.
 func oneActivity(ctx workflow.Context) error {
@@ -57,9 +63,9 @@ func (r firstNoticeRound) bareRate() float64 { return float64(r.bare) / r.bareTo
 
 // firstNoticeRounds measures figure 6's cases in rounds and returns what they
 // cost and what each round measured. In each round, on the same server and one right after the other:
-//   - as many bare no-op workflows started as the round has cases, with no
-//     worker polling their task queue (figure 2's baseline): the server's
-//     CPU per start;
+//   - as many bare no-op workflows started as the round has cases (at least
+//     minNoopBatch), with no worker polling their task queue (figure 2's
+//     baseline): the server's CPU per start;
 //   - the round's cases started the way the import starts them, until each
 //     has sent aviso 1 and sleeps (the worker runs all along);
 //   - as many bare workflows of one no-op activity, started at the same
@@ -82,7 +88,7 @@ func (b *bench) firstNoticeRounds(ctx context.Context, w *workerProc, queue stri
 	bareCompleted := fmt.Sprintf(`TaskQueue = %q AND ExecutionStatus = "Completed"`, bareQueue)
 
 	var rounds []firstNoticeRound
-	asleep, completed := before, 0
+	asleep, completed, noops := before, 0, 0
 	per := (len(more) + firstNoticeRoundCount - 1) / firstNoticeRoundCount
 	for r := 0; r < firstNoticeRoundCount && r*per < len(more); r++ {
 		lo, hi := r*per, min((r+1)*per, len(more))
@@ -98,11 +104,13 @@ func (b *bench) firstNoticeRounds(ctx context.Context, w *workerProc, queue stri
 				if b.server == nil { // no server CPU to read on the stack's
 					continue
 				}
+				k := max(hi-lo, minNoopBatch)
 				cpu0 := b.serverCPU()
-				if _, err := b.startNoops(ctx, "f", lo, hi); err != nil {
+				if _, err := b.startNoops(ctx, "f", noops, noops+k); err != nil {
 					return cost, nil, err
 				}
-				fr.noops, fr.noopServer = hi-lo, b.serverCPU()-cpu0
+				fr.noops, fr.noopServer = k, b.serverCPU()-cpu0
+				noops += k
 			case "cases":
 				server0 := b.serverCPU()
 				worker0, err := cpuSeconds(w.cmd.Process.Pid)
