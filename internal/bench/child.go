@@ -29,7 +29,9 @@ type childResult struct {
 	// ReadSeconds is the part of Seconds spent reading and validating the
 	// workbook; the rest stored it.
 	ReadSeconds float64 `json:"read_seconds,omitempty"`
-	PeakRSSKB   int64   `json:"peak_rss_kb"` // VmHWM at the end of the work
+	// Started counts the cases an import started (figure 7).
+	Started   int   `json:"started,omitempty"`
+	PeakRSSKB int64 `json:"peak_rss_kb"` // VmHWM at the end of the work
 	// CPUSeconds is the CPU time the child used for the work, DBCPUSeconds
 	// that of the database backends serving it (when the database runs on
 	// this machine): what the work costs, whatever else the machine does.
@@ -40,14 +42,18 @@ type childResult struct {
 
 // childArgs is what the parent passes to a child.
 type childArgs struct {
-	what    string // import, baseline, report
+	what    string // import, baseline, report, burst
 	file    string
 	dsn     string
+	queue   string // the task queue of the cases a burst starts
 	profile string
 }
 
 func (a childArgs) list() []string {
 	out := []string{childCommand, "-what", a.what, "-file", a.file, "-dsn", a.dsn}
+	if a.queue != "" {
+		out = append(out, "-queue", a.queue)
+	}
 	if a.profile != "" {
 		out = append(out, "-cpuprofile", a.profile)
 	}
@@ -57,9 +63,10 @@ func (a childArgs) list() []string {
 func childMain(args []string) int {
 	var a childArgs
 	fs := flag.NewFlagSet(childCommand, flag.ContinueOnError)
-	fs.StringVar(&a.what, "what", "", "import, baseline or report")
+	fs.StringVar(&a.what, "what", "", "import, baseline, report or burst")
 	fs.StringVar(&a.file, "file", "", "workbook")
 	fs.StringVar(&a.dsn, "dsn", "", "database URL")
+	fs.StringVar(&a.queue, "queue", "", "task queue of the cases started (burst)")
 	fs.StringVar(&a.profile, "cpuprofile", "", "CPU profile file")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -92,6 +99,8 @@ func childMain(args []string) int {
 		res, err = baselineChild(ctx, a.file, a.dsn, meter)
 	case "report":
 		res, err = reportChild(ctx, a.file, a.dsn, meter)
+	case "burst":
+		res, err = burstChild(ctx, a.file, a.dsn, a.queue, meter)
 	default:
 		err = fmt.Errorf("unknown child work %q", a.what)
 	}

@@ -38,8 +38,9 @@ var (
 // writeExport writes a TRADE export of returned invoices with n rows, the
 // way the real one looks: dates as date cells, amounts mostly as number cells
 // and some as Spanish text ("1.234,56 €"), every row returned (Devuelto),
-// valid tax ids and CUPS. The same n gives the same file.
-func writeExport(path string, n int) error {
+// valid tax ids and CUPS. Invoice numbers are the prefix and a number
+// (FB26-0000001). The same n and prefix give the same file.
+func writeExport(path string, n int, prefix string) error {
 	f := excelize.NewFile()
 	defer f.Close()
 	const sheet = "Vencimientos de Cobro"
@@ -76,7 +77,7 @@ func writeExport(path string, n int) error {
 		row[0] = fmt.Sprintf("V%07d", i)
 		row[1] = customer
 		row[2] = taxID
-		row[3] = fmt.Sprintf("FB26-%07d", i)
+		row[3] = fmt.Sprintf("%s%07d", prefix, i)
 		row[4] = excelize.Cell{StyleID: dateStyle, Value: excelSerial(invoiced)}
 		row[5] = excelize.Cell{StyleID: dateStyle, Value: excelSerial(due)}
 		row[6] = amount

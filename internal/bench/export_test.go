@@ -13,7 +13,7 @@ import (
 func TestGeneratedExportIsAcceptedWhole(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trade.xlsx")
 	const n = 500
-	if err := writeExport(path, n); err != nil {
+	if err := writeExport(path, n, "FB26-"); err != nil {
 		t.Fatal(err)
 	}
 	var rows []sheets.Return

@@ -27,7 +27,7 @@ func (b *bench) importFigure(ctx context.Context) error {
 	n := b.opts.sizes.importRows
 	path := filepath.Join(b.tmp, "trade_vencimientos_devueltos.xlsx")
 	t := time.Now()
-	if err := writeExport(path, n); err != nil {
+	if err := writeExport(path, n, "FB26-"); err != nil {
 		return fmt.Errorf("write export: %w", err)
 	}
 	st, err := os.Stat(path)

@@ -15,7 +15,7 @@ import (
 
 // figure is one measured number.
 type figure struct {
-	fig    string // the figure it belongs to: "1".."6"
+	fig    string // the figure it belongs to: "1".."7"
 	name   string
 	value  float64
 	unit   string

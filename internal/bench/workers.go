@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -68,10 +69,13 @@ func (b *bench) workerFigures(ctx context.Context) error {
 	if dsn, err = withParam(dsn, "application_name", childApp("worker")); err != nil {
 		return err
 	}
-	w, err := b.startWorker(ctx, dsn, queue)
+	w, err := b.startWorker(ctx, dsn, queue, "worker")
 	if err != nil {
 		return err
 	}
+	// Figures 4 and 6 are the worker's last: once they are measured it stops,
+	// and leaves the machine to figure 7's worker. Its cases sleep a week.
+	defer w.stop()
 	if w.meter, err = startMeter(ctx, dsn, "worker"); err != nil {
 		return err
 	}
@@ -284,21 +288,27 @@ type workerProc struct {
 	log   string
 	done  chan error
 	meter *cpuMeter // CPU time of its database backends
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 func (w *workerProc) pid() string { return strconv.Itoa(w.cmd.Process.Pid) }
 
-// startWorker builds ./worker and runs it on the bench namespace, the given
-// schema and task queue. It sends no e-mail and serves no codec server,
-// whatever the environment says.
-func (b *bench) startWorker(ctx context.Context, dsn, queue string) (*workerProc, error) {
+// startWorker builds ./worker (once a run) and runs it on the bench
+// namespace, the given schema and task queue, with a distributor of its own;
+// name tells its log and its distributor's folders from another worker's. It
+// sends no e-mail and serves no codec server, whatever the environment says.
+func (b *bench) startWorker(ctx context.Context, dsn, queue, name string) (*workerProc, error) {
 	bin := filepath.Join(b.tmp, "impagos-worker")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./worker")
-	build.Dir = b.root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build the worker: %v\n%s", err, out)
+	if _, err := os.Stat(bin); err != nil {
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./worker")
+		build.Dir = b.root
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build the worker: %v\n%s", err, out)
+		}
 	}
-	logPath := filepath.Join(b.tmp, "worker.log")
+	logPath := filepath.Join(b.tmp, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -306,7 +316,7 @@ func (b *bench) startWorker(ctx context.Context, dsn, queue string) (*workerProc
 	cmd := exec.Command(bin)
 	cmd.Env = append(append(workerEnv(os.Environ()),
 		"DATABASE_URL="+dsn, "TEMPORAL_NAMESPACE="+Namespace, "IMPAGOS_TASK_QUEUE="+queue),
-		b.workerATREnv()...)
+		b.workerATREnv(name)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -330,20 +340,23 @@ func (b *bench) startWorker(ctx context.Context, dsn, queue string) (*workerProc
 }
 
 // stop asks the worker to stop, as make down does, and kills it after 20 s.
+// The second call returns what the first did.
 func (w *workerProc) stop() error {
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-w.done:
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			return err
+	w.stopOnce.Do(func() {
+		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-w.done:
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				w.stopErr = err
+			}
+		case <-time.After(20 * time.Second):
+			_ = w.cmd.Process.Kill()
+			<-w.done
+			w.stopErr = errors.New("the worker did not stop in 20 s and was killed")
 		}
-		return nil
-	case <-time.After(20 * time.Second):
-		_ = w.cmd.Process.Kill()
-		<-w.done
-		return errors.New("the worker did not stop in 20 s and was killed")
-	}
+	})
+	return w.stopErr
 }
 
 // deleteSchedule deletes the digest schedule the worker creates for its
@@ -380,10 +393,10 @@ func workerEnv(env []string) []string {
 // its ledger holds unsent, and how often its stand-in reads the outbox.
 const benchATRPoll = 20 * time.Millisecond
 
-// workerATREnv gives the bench worker a distributor of its own: folders
-// under the run's directory and the stand-in beside it, answering at once.
-func (b *bench) workerATREnv() []string {
-	dir := filepath.Join(b.tmp, "atr")
+// workerATREnv gives a bench worker a distributor of its own: folders under
+// the run's directory and the stand-in beside it, answering at once.
+func (b *bench) workerATREnv(name string) []string {
+	dir := filepath.Join(b.tmp, "atr-"+name)
 	return []string{
 		distributor.EnvOutbox + "=" + filepath.Join(dir, "outbox"),
 		distributor.EnvInbox + "=" + filepath.Join(dir, "inbox"),
