@@ -39,7 +39,7 @@
 //     time, the CPU per case and the peak memory of everything involved.
 //
 // BENCH_SCALE (or -scale) picks full (the default: the sizes, 20 to
-// 25 minutes on two cores, most of it figure 7) or small (a tenth of the
+// 30 minutes on two cores, most of it figure 7) or small (a tenth of the
 // sizes, for a smoke run);
 // BENCH_TEMPORAL (or -temporal) picks the server.
 package main
