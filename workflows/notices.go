@@ -112,7 +112,7 @@ func (c *invoiceCase) waitAfterDemand(ctx workflow.Context, sent time.Time) erro
 			return nil
 		}
 		end := waitEnd.AddDate(0, c.in.Policy.MinimumSupplyMonths, 0)
-		if workflow.GetVersion(ctx, smvFromLimitation, workflow.DefaultVersion, 1) >= 1 {
+		if c.changed(ctx, smvFromLimitation) {
 			// The household lives its months with the power limited, counted
 			// from the limitation however late the proof came (the ledger
 			// counts them so too): before, a proof recorded after the window
@@ -289,7 +289,7 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 	}
 	c.event(ctx, fmt.Sprintf("comunicado %s por %s", kind, strings.Join(channels, ", ")), "")
 	// Cases started before notices were delivered by the worker keep to their history.
-	if workflow.GetVersion(ctx, "deliver-notices", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !c.changed(ctx, "deliver-notices") {
 		return nil
 	}
 	return c.deliver(ctx, kind, ids, c.st.Notices[first:])
