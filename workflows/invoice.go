@@ -95,6 +95,7 @@ type invoiceCase struct {
 	published       published
 	dirty           bool // the UI's view changed and is not sent yet (localLedger)
 	inLocal         int  // local activities the case is waiting on now
+	delivering      int  // deliveries of notices under way (localLedger)
 	signals         workflow.Selector // the listener's, to see a signal taken but not yet applied
 
 	answers          []activities.DistributorAnswer // received and not yet applied
@@ -223,7 +224,7 @@ func (c *invoiceCase) close(ctx workflow.Context) error {
 	}
 	c.drainSignals(ctx)
 	if err := workflow.Await(ctx, func() bool {
-		return workflow.AllHandlersFinished(ctx) && c.recording == 0 && (c.signals == nil || !c.signals.HasPending())
+		return workflow.AllHandlersFinished(ctx) && c.recording == 0 && c.delivering == 0 && (c.signals == nil || !c.signals.HasPending())
 	}); err != nil {
 		return err
 	}

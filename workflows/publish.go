@@ -47,7 +47,17 @@ func (c *invoiceCase) publisher(ctx workflow.Context) {
 		if err := workflow.Await(ctx, func() bool { return c.dirty && c.inLocal == 0 }); err != nil {
 			return
 		}
-		c.flush(ctx)
+		// A signal applied by the listener wakes the main path too: let
+		// every goroutine of the case run once more, so what they change in
+		// this task (or a local activity they start) goes with this upsert.
+		settled := false
+		workflow.Go(ctx, func(workflow.Context) { settled = true })
+		if err := workflow.Await(ctx, func() bool { return settled }); err != nil {
+			return
+		}
+		if c.inLocal == 0 {
+			c.flush(ctx)
+		}
 	}
 }
 
