@@ -93,9 +93,9 @@ type invoiceCase struct {
 	closing         bool
 	nextRealAt      time.Time // when the next timer fires, in real time
 	published       published
-	dirty           bool // the UI's view changed and is not sent yet (localLedger)
-	inLocal         int  // local activities the case is waiting on now
-	delivering      int  // deliveries of notices under way (localLedger)
+	dirty           bool              // the UI's view changed and is not sent yet (localLedger)
+	inLocal         int               // local activities the case is waiting on now
+	delivering      int               // deliveries of notices under way (localLedger)
 	signals         workflow.Selector // the listener's, to see a signal taken but not yet applied
 
 	answers          []activities.DistributorAnswer // received and not yet applied
