@@ -174,7 +174,8 @@ func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
 }
 
 // changed reports whether the case takes the new branch of a change made
-// before localLedger: a case started with localLedger takes them all.
+// before localLedger: a case started with localLedger takes them all. A
+// change made after localLedger asks workflow.GetVersion itself.
 func (c *invoiceCase) changed(ctx workflow.Context, change string) bool {
 	return c.local || workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) >= 1
 }
