@@ -3,10 +3,13 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/elega/impagos/activities"
 )
 
 // call runs an activity and waits for its result. No case waits silently on
@@ -15,7 +18,59 @@ import (
 // stage; the activity goes on being retried, and the flag clears when it
 // succeeds (or when a person releases or cancels the case). Errors that no
 // retry can heal are non-retryable and come back at once.
+//
+// A case started with localLedger reads and writes the ledger by local
+// activities first: a few milliseconds in the workflow task that needs them,
+// with no task to dispatch and no events of their own beyond a marker. One
+// that does not succeed within ledgerLocalBound (Postgres away, a row locked
+// by another case of the supply point) is run again as an ordinary activity,
+// retried and watched as above. Every ledger write is idempotent, so the
+// second run of one the first did commit changes nothing.
 func (c *invoiceCase) call(ctx workflow.Context, summary string, activity, arg, result any) error {
+	if c.local {
+		err := c.callLocal(ctx, summary, activity, arg, result)
+		if err == nil || !fallBack(err) || ctx.Err() != nil {
+			return err
+		}
+		c.logger.Info("ledger call run as an activity", "call", summary, "error", err)
+	}
+	return c.callActivity(ctx, summary, activity, arg, result)
+}
+
+// ledgerLocalBound is how long a local activity may take, retries included,
+// before it is run as an ordinary activity: well under the workflow task's
+// timeout, so a slow one never makes the task heartbeat.
+const ledgerLocalBound = 3 * time.Second
+
+func (c *invoiceCase) callLocal(ctx workflow.Context, summary string, activity, arg, result any) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                summary,
+		ScheduleToCloseTimeout: ledgerLocalBound,
+		StartToCloseTimeout:    ledgerLocalBound,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        50 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrInvalidInput, activities.ErrCutRefused, activities.ErrPaymentRefused},
+		},
+	})
+	c.inLocal++
+	defer func() { c.inLocal-- }()
+	return workflow.ExecuteLocalActivity(lctx, activity, arg).Get(ctx, result)
+}
+
+// fallBack tells a local activity that ran out of time or attempts from one
+// that was refused for good or cancelled: only the first is run again.
+func fallBack(err error) bool {
+	if temporal.IsCanceledError(err) {
+		return false
+	}
+	var app *temporal.ApplicationError
+	return !errors.As(err, &app) || !app.NonRetryable()
+}
+
+// callActivity runs an ordinary activity (see call).
+func (c *invoiceCase) callActivity(ctx workflow.Context, summary string, activity, arg, result any) error {
 	if !c.safe {
 		return c.exec(ctx, summary, activity, arg).Get(ctx, result)
 	}

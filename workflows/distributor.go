@@ -296,7 +296,7 @@ func (c *invoiceCase) release(ctx workflow.Context, res activities.SettleResult,
 	}
 	if res.Release != activities.RequestCancel && c.st.CutAt == nil && c.st.Request != nil &&
 		c.st.Request.Status != activities.RequestExecuted &&
-		workflow.GetVersion(ctx, cutReadOnReconnect, workflow.DefaultVersion, 1) >= 1 {
+		c.changed(ctx, cutReadOnReconnect) {
 		// The ledger asks for a reconnection, so it holds the cut the case
 		// has not heard of (its 05 recorded, and the worker never told the
 		// case): the case reads it there, for its date and its breach.
@@ -384,7 +384,7 @@ func (c *invoiceCase) cutHeard(ctx workflow.Context, due time.Time) error {
 	if !executed || (!cancelling && c.st.CutAt != nil) || (cancelling && r.Status != activities.RequestExecuted) {
 		return nil // only a 05 makes a cancellation a reconnection
 	}
-	heard := workflow.GetVersion(ctx, cutHeardOnRelease, workflow.DefaultVersion, 1) >= 1
+	heard := c.changed(ctx, cutHeardOnRelease)
 	if !heard && !cancelling {
 		return nil // cases that ran before it took only a 05 to their cancellation
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -66,6 +67,7 @@ type call struct {
 	Activity string
 	At       time.Time
 	Input    any
+	Local    bool // run as a local activity (LookupContract only)
 }
 
 // harness runs one case in the test environment with every activity mocked.
@@ -97,6 +99,8 @@ type harness struct {
 	holdResult func(activities.HoldInput) activities.HoldResult
 	paymentErr func(activities.PaymentInput) error
 	lookupErr  func() error
+	// lookupLocalErr, when set, fails every LookupContract run as a local activity.
+	lookupLocalErr error
 	// refuseLimit, when set, answers a RequestPowerLimit with the ledger's refusal.
 	refuseLimit func(activities.LimitInput) *activities.CutRefusal
 	// settleDelay is how long SettleInvoice takes, in simulated time.
@@ -149,11 +153,16 @@ func (h *harness) mockActivities() {
 			return activities.OpenCaseResult{PaidCents: h.ledgerPaid}, nil
 		}).Maybe()
 	env.OnActivity(a.LookupContract, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.LookupInput) (activities.Contract, error) {
-			h.record("LookupContract", in)
+		func(ctx context.Context, in activities.LookupInput) (activities.Contract, error) {
+			local := activity.GetInfo(ctx).IsLocalActivity
 			h.mu.Lock()
+			h.calls = append(h.calls, call{Activity: "LookupContract", At: h.env.Now(), Input: in, Local: local})
 			k, hook, n, fail := h.contract, h.onLookup, len(h.callsOf("LookupContract")), h.lookupErr
+			localErr := h.lookupLocalErr
 			h.mu.Unlock()
+			if local && localErr != nil {
+				return activities.Contract{}, localErr
+			}
 			if fail != nil {
 				if err := fail(); err != nil {
 					return activities.Contract{}, err

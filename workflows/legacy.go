@@ -147,7 +147,7 @@ func (c *invoiceCase) cutPhaseBefore(ctx workflow.Context, cutDate time.Time) er
 		today := c.cal.NextCutDay(c.now(ctx))
 		c.st.CutDate = &today
 		// Cases approved before this check keep to their history.
-		if workflow.GetVersion(ctx, contractBeforeCut, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		if !c.changed(ctx, contractBeforeCut) {
 			break
 		}
 		if err := c.lookupContract(ctx); err != nil {

@@ -112,7 +112,7 @@ func (c *invoiceCase) waitAfterDemand(ctx workflow.Context, sent time.Time) erro
 			return nil
 		}
 		end := waitEnd.AddDate(0, c.in.Policy.MinimumSupplyMonths, 0)
-		if workflow.GetVersion(ctx, smvFromLimitation, workflow.DefaultVersion, 1) >= 1 {
+		if c.changed(ctx, smvFromLimitation) {
 			// The household lives its months with the power limited, counted
 			// from the limitation however late the proof came (the ledger
 			// counts them so too): before, a proof recorded after the window
@@ -279,7 +279,6 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 	if err != nil {
 		return err
 	}
-	first := len(c.st.Notices)
 	channels := make([]string, 0, len(res.Messages))
 	ids := make([]int64, 0, len(res.Messages))
 	for _, m := range res.Messages {
@@ -289,17 +288,28 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 	}
 	c.event(ctx, fmt.Sprintf("comunicado %s por %s", kind, strings.Join(channels, ", ")), "")
 	// Cases started before notices were delivered by the worker keep to their history.
-	if workflow.GetVersion(ctx, "deliver-notices", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !c.changed(ctx, "deliver-notices") {
 		return nil
 	}
-	return c.deliver(ctx, kind, ids, c.st.Notices[first:])
+	if c.local {
+		// The delivery goes on while the case waits for its next step: its
+		// answer changes only the notices' status, and the case does not
+		// close before it comes (close).
+		c.delivering++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { c.delivering-- }()
+			_ = c.deliver(ctx, kind, ids)
+		})
+		return nil
+	}
+	return c.deliver(ctx, kind, ids)
 }
 
 // deliver sends the e-mails of a notice. The provider's temporary failures are
 // retried with backoff for up to a day; a refusal is shown in the state and the
 // history, and the case goes on: a notice that cannot be e-mailed never stops
 // the collection of the debt.
-func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64, notices []Notice) error {
+func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64) error {
 	opts := workflow.GetActivityOptions(ctx)
 	opts.Summary = "entrega " + kind
 	opts.StartToCloseTimeout = 2 * time.Minute
@@ -321,9 +331,9 @@ func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64, no
 		return nil
 	}
 	for _, d := range res.Delivered {
-		for i := range notices {
-			if notices[i].OutboxID == d.OutboxID {
-				notices[i].Status, notices[i].Detail = d.Status, d.Detail
+		for i := range c.st.Notices {
+			if n := &c.st.Notices[i]; n.OutboxID == d.OutboxID {
+				n.Status, n.Detail = d.Status, d.Detail
 			}
 		}
 		if d.Status == activities.StatusFailed {

@@ -26,8 +26,51 @@ type published struct {
 }
 
 // publish keeps the supervisor's view current: typed search attributes for the
-// list filters and the current details for the workflow page.
+// list filters and the current details for the workflow page. A case started
+// with localLedger sends its attributes once per workflow task, as the task
+// ends (publisher); the others at each change.
 func (c *invoiceCase) publish(ctx workflow.Context) {
+	if c.local {
+		c.dirty = true
+		c.setDetails(ctx)
+		return
+	}
+	c.upsert(ctx)
+}
+
+// publisher sends what changed once the case waits on something other than a
+// local activity: for a timer, a signal, an ordinary activity or the end of
+// the case, all of which end the workflow task. Every change made in the task
+// leaves in one upsert, one billable action, however many attributes it sets.
+func (c *invoiceCase) publisher(ctx workflow.Context) {
+	for {
+		if err := workflow.Await(ctx, func() bool { return c.dirty && c.inLocal == 0 }); err != nil {
+			return
+		}
+		// A signal applied by the listener wakes the main path too: let
+		// every goroutine of the case run once more, so what they change in
+		// this task (or a local activity they start) goes with this upsert.
+		settled := false
+		workflow.Go(ctx, func(workflow.Context) { settled = true })
+		if err := workflow.Await(ctx, func() bool { return settled }); err != nil {
+			return
+		}
+		if c.inLocal == 0 {
+			c.flush(ctx)
+		}
+	}
+}
+
+// flush sends what publish left to the publisher: the case calls it before it
+// ends, since a workflow that returns runs no other goroutine.
+func (c *invoiceCase) flush(ctx workflow.Context) {
+	if c.dirty {
+		c.dirty = false
+		c.upsert(ctx)
+	}
+}
+
+func (c *invoiceCase) upsert(ctx workflow.Context) {
 	p := &c.published
 	var ups []temporal.SearchAttributeUpdate
 	if !p.started {
@@ -100,9 +143,13 @@ func (c *invoiceCase) publish(ctx workflow.Context) {
 			c.logger.Warn("search attributes not updated", "error", err)
 		}
 	}
-	if d := c.details(); d != p.details {
+	c.setDetails(ctx)
+}
+
+func (c *invoiceCase) setDetails(ctx workflow.Context) {
+	if d := c.details(); d != c.published.details {
 		workflow.SetCurrentDetails(ctx, d)
-		p.details = d
+		c.published.details = d
 	}
 }
 

@@ -41,14 +41,15 @@ var guards = []struct {
 	change string
 	before func(name string) bool
 }{
+	{localLedger, func(name string) bool { return !slices.Contains(want[name].versions, localLedger) }},
 	{deliverNotices, func(name string) bool { return strings.HasSuffix(name, "_before_delivery") }},
 	{contractBeforeCut, func(name string) bool {
 		w := want[name]
-		return w.cut && !slices.Contains(w.versions, contractBeforeCut) && !slices.Contains(w.versions, cutSafety)
+		return w.cut && !took(w.versions, contractBeforeCut) && !took(w.versions, cutSafety)
 	}},
 	{cutSafety, func(name string) bool {
 		w := want[name]
-		return !slices.Contains(w.versions, cutSafety) && !sameOnBothPaths[name]
+		return !took(w.versions, cutSafety) && !sameOnBothPaths[name]
 	}},
 }
 
@@ -61,7 +62,7 @@ func TestReplayOfCasesBeforeTheDistributorSpokeATR(t *testing.T) {
 	n := 0
 	for name, path := range historyFiles(t) {
 		w := want[name]
-		if !w.cut || slices.Contains(w.versions, distributorATR) {
+		if !w.cut || took(w.versions, distributorATR) {
 			continue
 		}
 		n++
@@ -92,8 +93,10 @@ type recordedPath struct {
 	Stages    []Stage
 	Signals   []string
 	Versions  []string // distinct, in order of first use
-	Cuts      int      // RequestCut activities
+	Cuts      int      // RequestCut activities, ordinary or local
 	Delivers  int      // DeliverNotice activities
+	Sends     int      // SendNotice local activities
+	Cost      cost     // what Temporal Cloud bills for it
 	AmountDue int64
 	Result    Result
 }
@@ -115,14 +118,14 @@ var want = map[string]struct {
 	// Recorded with distributorATR: the cut is asked of the distributor by a
 	// B1 message and follows its answers (signal distributor): cut_requested
 	// until its 05, the reconnection until its 04.
-	"domestic_cut_reconnect": {
+	"domestic_cut_reconnect_before_local_ledger": {
 		stages: []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageCutBlocked, StageCutScheduled, StageCutReview,
 			StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
 		cut:      true,
 		versions: []string{cutSafety, distributorATR, deliverNotices},
 	},
-	"business_updates_hold_cut_reconnect": {
+	"business_updates_hold_cut_reconnect_before_local_ledger": {
 		// hold, paid, release, approve-cut and paid came as updates.
 		stages: []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview,
 			StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
@@ -130,7 +133,7 @@ var want = map[string]struct {
 		cut:      true,
 		versions: []string{cutSafety, distributorATR, deliverNotices},
 	},
-	"business_hold_partial_reconnect": {
+	"business_hold_partial_reconnect_before_local_ledger": {
 		stages: []Stage{StageChecking, StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview,
 			StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
 		signals: []string{SignalHold, SignalPaid, SignalRelease, SignalProofRecorded, SignalApproveCut,
@@ -138,14 +141,14 @@ var want = map[string]struct {
 		cut:      true,
 		versions: []string{cutSafety, distributorATR, deliverNotices},
 	},
-	"business_atr_cut_reconnect": {
+	"business_atr_cut_reconnect_before_local_ledger": {
 		stages: []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCut,
 			StageReconnectRequested, StageReconnected},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
 		cut:      true,
 		versions: []string{cutSafety, distributorATR, deliverNotices},
 	},
-	"business_atr_paid_before_the_cut": {
+	"business_atr_paid_before_the_cut_before_local_ledger": {
 		// Paid after the 02: the 03 cancels the request, and the 04 closes it.
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCutCancelRequested, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalPaid, SignalDistributor},
@@ -155,17 +158,17 @@ var want = map[string]struct {
 	// A bank's reason: disputed from the start (held before any notice,
 	// released by a person, paid after aviso 1); our own error told by update
 	// to a business case with its cut scheduled (held, paid, nothing sent).
-	"bank_disputed_released_paid": {
+	"bank_disputed_released_paid_before_local_ledger": {
 		stages:   []Stage{StageChecking, StageOnHold, StageChecking, StageNotice1, StagePaid},
 		signals:  []string{},
 		versions: []string{cutSafety, distributorATR, deliverNotices},
 	},
-	"business_bank_our_error_paid": {
+	"business_bank_our_error_paid_before_local_ledger": {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageOnHold, StagePaid},
 		signals:  []string{},
 		versions: []string{cutSafety, distributorATR, deliverNotices},
 	},
-	"business_atr_rejected_essential": {
+	"business_atr_rejected_essential_before_local_ledger": {
 		// Rejected with code 32: the supply point flagged, the case held for good.
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCutReview, StageOnHold, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalPaid},
@@ -181,7 +184,7 @@ var want = map[string]struct {
 		cut:      true,
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"business_paid_before_cut": {
+	"business_paid_before_cut_before_local_ledger": {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalPaid},
 		versions: []string{cutSafety, distributorATR, deliverNotices},
@@ -204,7 +207,7 @@ var want = map[string]struct {
 		cut:      true,
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"business_essential_after_approval_paid": {
+	"business_essential_after_approval_paid_before_local_ledger": {
 		stages:   []Stage{StageChecking, StageCutScheduled, StageCutBlocked, StageCutReview, StageOnHold, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
 		versions: []string{cutSafety, distributorATR, deliverNotices},
@@ -214,7 +217,7 @@ var want = map[string]struct {
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"business_essential_hold_paid": {
+	"business_essential_hold_paid_before_local_ledger": {
 		stages:   []Stage{StageChecking, StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalPaid},
 		versions: []string{cutSafety, distributorATR, deliverNotices},
@@ -224,7 +227,7 @@ var want = map[string]struct {
 		signals:  []string{SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"domestic_partial_payment_paid": {
+	"domestic_partial_payment_paid_before_local_ledger": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StagePaid},
 		signals:  []string{SignalPaid, SignalPaid},
 		versions: []string{cutSafety, distributorATR, deliverNotices},
@@ -234,7 +237,7 @@ var want = map[string]struct {
 		signals:  []string{SignalPaid, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"domestic_protected_hold_paid": {
+	"domestic_protected_hold_paid_before_local_ledger": {
 		stages:   []Stage{StageChecking, StageNotice1, StageNotice2, StageNotice3, StageOnHold, StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalRelease, SignalPaid},
 		versions: []string{cutSafety, distributorATR, deliverNotices},
@@ -244,7 +247,7 @@ var want = map[string]struct {
 		signals:  []string{SignalRelease, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"needs_contact_released_paid": {
+	"needs_contact_released_paid_before_local_ledger": {
 		stages:   []Stage{StageChecking, StageNeedsContact, StageNotice1, StagePaid},
 		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
 		versions: []string{cutSafety, distributorATR, deliverNotices},
@@ -254,7 +257,7 @@ var want = map[string]struct {
 		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
 		versions: []string{cutSafety, deliverNotices},
 	},
-	"paid_before_first_notice": {
+	"paid_before_first_notice_before_local_ledger": {
 		stages:   []Stage{StageChecking, StagePaid},
 		versions: []string{cutSafety, distributorATR},
 	},
@@ -336,6 +339,91 @@ var want = map[string]struct {
 		// any release.
 		stages: []Stage{StageChecking, StagePaid},
 	},
+	// Recorded with localLedger: the ledger read and written by local
+	// activities, one upsert per workflow task (so a stage left within the task
+	// it began in, such as checking, is not among them), the delivery of a
+	// notice running while the case waits.
+	"bank_disputed_released_paid": {
+		stages:   []Stage{StageOnHold, StageNotice1, StagePaid},
+		signals:  []string{},
+		versions: []string{localLedger},
+	},
+	"business_bank_our_error_paid": {
+		stages:   []Stage{StageCutScheduled, StageOnHold, StagePaid},
+		signals:  []string{},
+		versions: []string{localLedger},
+	},
+	"business_atr_cut_reconnect": {
+		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
+		cut:      true,
+		versions: []string{localLedger},
+	},
+	"business_atr_paid_before_the_cut": {
+		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCutCancelRequested, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalPaid, SignalDistributor},
+		uncut:    true,
+		versions: []string{localLedger},
+	},
+	"business_atr_rejected_essential": {
+		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageOnHold, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalPaid},
+		uncut:    true,
+		versions: []string{localLedger},
+	},
+	"business_hold_partial_reconnect": {
+		stages:   []Stage{StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
+		signals:  []string{SignalHold, SignalPaid, SignalRelease, SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
+		cut:      true,
+		versions: []string{localLedger},
+	},
+	"domestic_partial_payment_paid": {
+		stages:   []Stage{StageNotice1, StageNotice2, StageNotice3, StagePaid},
+		signals:  []string{SignalPaid, SignalPaid},
+		versions: []string{localLedger},
+	},
+	"domestic_protected_hold_paid": {
+		stages:   []Stage{StageNotice1, StageNotice2, StageNotice3, StageOnHold, StagePaid},
+		signals:  []string{SignalRelease, SignalPaid},
+		versions: []string{localLedger},
+	},
+	"business_essential_hold_paid": {
+		stages:   []Stage{StageOnHold, StagePaid},
+		signals:  []string{SignalPaid},
+		versions: []string{localLedger},
+	},
+	"business_essential_after_approval_paid": {
+		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StageOnHold, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
+		versions: []string{localLedger},
+	},
+	"needs_contact_released_paid": {
+		stages:   []Stage{StageNeedsContact, StageNotice1, StagePaid},
+		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
+		versions: []string{localLedger},
+	},
+	"paid_before_first_notice": {
+		stages:   []Stage{StagePaid},
+		signals:  []string{},
+		versions: []string{localLedger},
+	},
+	"domestic_cut_reconnect": {
+		stages:   []Stage{StageNotice1, StageNotice2, StageNotice3, StageCutBlocked, StageCutScheduled, StageCutReview, StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
+		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
+		cut:      true,
+		versions: []string{localLedger},
+	},
+	"business_paid_before_cut": {
+		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StagePaid},
+		signals:  []string{SignalProofRecorded, SignalPaid},
+		versions: []string{localLedger},
+	},
+	"business_updates_hold_cut_reconnect": {
+		stages:   []Stage{StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
+		signals:  []string{SignalProofRecorded, SignalDistributor, SignalDistributor, SignalDistributor},
+		cut:      true,
+		versions: []string{localLedger},
+	},
 }
 
 // TestReplayRecordedHistories replays the histories of real cases kept in
@@ -379,7 +467,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if !slices.Equal(got.Versions, w.versions) {
 				t.Errorf("version markers %v, want %v", got.Versions, w.versions)
 			}
-			if delivered := slices.Contains(got.Versions, deliverNotices); delivered != (got.Delivers > 0) {
+			if slices.Contains(got.Versions, localLedger) {
+				if got.Delivers != got.Sends {
+					t.Errorf("%d notices sent, %d delivered", got.Sends, got.Delivers)
+				}
+			} else if delivered := took(got.Versions, deliverNotices); delivered != (got.Delivers > 0) {
 				t.Errorf("%q marker %v with %d deliveries", deliverNotices, delivered, got.Delivers)
 			}
 			if err := replayer(t, ReturnedInvoice).ReplayWorkflowHistory(nil, h); err != nil {
@@ -555,6 +647,18 @@ func pathOf(h *historypb.History) (recordedPath, error) {
 			p.Signals = append(p.Signals, a.WorkflowExecutionSignaledEventAttributes.GetSignalName())
 		case *historypb.HistoryEvent_MarkerRecordedEventAttributes:
 			m := a.MarkerRecordedEventAttributes
+			if m.GetMarkerName() == localActivityMarker {
+				var data struct{ ActivityType string }
+				if err := decode(m.GetDetails()["data"].GetPayloads(), &data); err != nil {
+					return p, fmt.Errorf("event %d: local activity marker: %w", e.GetEventId(), err)
+				}
+				switch data.ActivityType {
+				case activityName((*activities.Activities).RequestCut):
+					p.Cuts++
+				case activityName((*activities.Activities).SendNotice):
+					p.Sends++
+				}
+			}
 			if m.GetMarkerName() == "Version" {
 				var id string
 				if err := decode(m.GetDetails()["change-id"].GetPayloads(), &id); err != nil {
@@ -573,6 +677,7 @@ func pathOf(h *historypb.History) (recordedPath, error) {
 			}
 		}
 	}
+	p.Cost = costOf(events)
 	return p, nil
 }
 
@@ -624,4 +729,112 @@ func (o *newestVersionOutbound) GetVersion(ctx workflow.Context, changeID string
 func activityName(method any) string {
 	name := runtime.FuncForPC(reflect.ValueOf(method).Pointer()).Name()
 	return strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
+}
+
+// localActivityMarker names the marker the SDK records for a local activity.
+const localActivityMarker = "LocalActivity"
+
+// cost is what Temporal Cloud bills for a history: the start, each activity
+// attempt, timer, signal, update and search-attribute upsert, and one action
+// for each workflow task that ran local activities, however many. Version
+// markers and the SDK's TemporalChangeVersion upserts are not billed.
+type cost struct {
+	Actions int
+	// Tasks are the workflow tasks completed; UpsertTasks those that sent
+	// more than one upsert of the case's own attributes.
+	Tasks, CrowdedTasks int
+	// Ledger are the ordinary activities of the ledger (not a delivery of
+	// notices nor a message to the distributor); Local the local ones.
+	Ledger, Local int
+}
+
+func costOf(events []*historypb.HistoryEvent) cost {
+	var c cost
+	upserts := map[int64]int{}
+	localTasks := map[int64]bool{}
+	for _, e := range events {
+		switch a := e.GetAttributes().(type) {
+		case *historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes,
+			*historypb.HistoryEvent_TimerStartedEventAttributes,
+			*historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes,
+			*historypb.HistoryEvent_WorkflowExecutionUpdateAcceptedEventAttributes:
+			c.Actions++
+		case *historypb.HistoryEvent_WorkflowTaskCompletedEventAttributes:
+			c.Tasks++
+		case *historypb.HistoryEvent_ActivityTaskScheduledEventAttributes:
+			c.Actions++
+			switch a.ActivityTaskScheduledEventAttributes.GetActivityType().GetName() {
+			case activityName((*activities.Activities).DeliverNotice), activityName((*activities.Activities).SendToDistributor):
+			default:
+				c.Ledger++
+			}
+		case *historypb.HistoryEvent_ActivityTaskStartedEventAttributes:
+			c.Actions += max(0, int(a.ActivityTaskStartedEventAttributes.GetAttempt())-1)
+		case *historypb.HistoryEvent_UpsertWorkflowSearchAttributesEventAttributes:
+			fields := a.UpsertWorkflowSearchAttributesEventAttributes.GetSearchAttributes().GetIndexedFields()
+			if _, version := fields["TemporalChangeVersion"]; version && len(fields) == 1 {
+				continue
+			}
+			c.Actions++
+			upserts[a.UpsertWorkflowSearchAttributesEventAttributes.GetWorkflowTaskCompletedEventId()]++
+		case *historypb.HistoryEvent_MarkerRecordedEventAttributes:
+			if a.MarkerRecordedEventAttributes.GetMarkerName() == localActivityMarker {
+				c.Local++
+				localTasks[a.MarkerRecordedEventAttributes.GetWorkflowTaskCompletedEventId()] = true
+			}
+		}
+	}
+	c.Actions += len(localTasks)
+	for _, n := range upserts {
+		if n > 1 {
+			c.CrowdedTasks++
+		}
+	}
+	return c
+}
+
+// TestLocalLedgerCases: a case started with localLedger reads and writes the
+// ledger only by local activities, sends its attributes at most once per
+// workflow task, and costs no more actions than the same path recorded before
+// the distributor spoke ATR (the cases of the commit 3eb575f, when the
+// distributor was still a row in the ledger), though it now also waits on the
+// distributor's three answers.
+func TestLocalLedgerCases(t *testing.T) {
+	files := historyFiles(t)
+	n := 0
+	for name, path := range files {
+		if !slices.Contains(want[name].versions, localLedger) {
+			continue
+		}
+		n++
+		t.Run(name, func(t *testing.T) {
+			got, err := pathOf(readHistory(t, path))
+			require.NoError(t, err)
+			require.Zero(t, got.Cost.Ledger, "ledger calls run as ordinary activities")
+			require.Positive(t, got.Cost.Local, "no local activity")
+			require.Zero(t, got.Cost.CrowdedTasks, "workflow tasks with more than one upsert")
+			before, ok := files[name+"_before_local_ledger"]
+			require.True(t, ok, "no history of the same path recorded before localLedger")
+			old, err := pathOf(readHistory(t, before))
+			require.NoError(t, err)
+			t.Logf("%d actions in %d workflow tasks (%d local activities); before: %d actions in %d tasks",
+				got.Cost.Actions, got.Cost.Tasks, got.Cost.Local, old.Cost.Actions, old.Cost.Tasks)
+			require.Less(t, got.Cost.Tasks, old.Cost.Tasks, "workflow tasks")
+			require.Less(t, got.Cost.Actions, old.Cost.Actions, "actions")
+			if base, ok := files[name+"_before_distributor"]; ok {
+				b, err := pathOf(readHistory(t, base))
+				require.NoError(t, err)
+				t.Logf("before the distributor: %d actions", b.Cost.Actions)
+				require.LessOrEqual(t, got.Cost.Actions, b.Cost.Actions, "actions, against the path before the distributor")
+			}
+		})
+	}
+	require.Positive(t, n, "no history recorded with %s", localLedger)
+}
+
+// took reports whether a case whose history holds the markers of versions
+// took the new branch of change: a case started with localLedger takes every
+// earlier change without a marker of its own.
+func took(versions []string, change string) bool {
+	return slices.Contains(versions, change) || slices.Contains(versions, localLedger)
 }

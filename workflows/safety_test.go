@@ -560,3 +560,29 @@ func TestBonoSocial_RefusedLimitationAskedAgain(t *testing.T) {
 	require.Len(t, cuts, 1)
 	require.False(t, cuts[0].At.Before(inMadrid(asked[2], 6, 0)), "cut at %s, within six months of the limitation taken", cuts[0].At)
 }
+
+// A ledger call that fails as a local activity (Postgres slow to answer, a row
+// locked by another case of the supply point) is run again as an ordinary
+// activity, retried as before, and the case goes on without a flag.
+func TestLocalLedger_FallsBackToAnActivity(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.lookupLocalErr = errors.New("canceling statement due to lock timeout")
+	h.at(madrid(2026, time.March, 4, 10, 0), func() {
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-41"})
+	})
+	r := h.run(h.input())
+
+	var local, ordinary int
+	for _, c := range h.callsOf("LookupContract") {
+		if c.Local {
+			local++
+		} else {
+			ordinary++
+		}
+	}
+	require.Positive(t, local, "no local attempt")
+	require.Positive(t, ordinary, "no ordinary activity after the local one failed")
+	require.NotEmpty(t, h.callsOf("SendNotice"), "the first notice did not leave")
+	require.Equal(t, StagePaid, r.Stage)
+	require.Empty(t, h.state().Attention)
+}
