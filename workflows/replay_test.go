@@ -744,7 +744,8 @@ type cost struct {
 	// more than one upsert of the case's own attributes.
 	Tasks, CrowdedTasks int
 	// Ledger are the ordinary activities of the ledger (not a delivery of
-	// notices nor a message to the distributor); Local the local ones.
+	// notices, a message to the distributor that fell back to one, nor a
+	// payment the case dated); Local the local ones.
 	Ledger, Local int
 }
 
@@ -764,7 +765,8 @@ func costOf(events []*historypb.HistoryEvent) cost {
 		case *historypb.HistoryEvent_ActivityTaskScheduledEventAttributes:
 			c.Actions++
 			switch a.ActivityTaskScheduledEventAttributes.GetActivityType().GetName() {
-			case activityName((*activities.Activities).DeliverNotice), activityName((*activities.Activities).SendToDistributor):
+			case activityName((*activities.Activities).DeliverNotice), activityName((*activities.Activities).SendToDistributor),
+				activityName((*activities.Activities).RecordPayment): // a payment the case dated (recordPayment)
 			default:
 				c.Ledger++
 			}

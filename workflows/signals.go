@@ -183,14 +183,15 @@ func paymentRefusal(s PaidSignal) why {
 // takePayment names a reported payment by its ledger key and says whether
 // the case already has it.
 func (c *invoiceCase) takePayment(ctx workflow.Context, s PaidSignal) (Payment, bool) {
-	if s.PaidAt.IsZero() {
+	dated := s.PaidAt.IsZero()
+	if dated {
 		s.PaidAt = c.now(ctx)
 	}
 	key := PaymentKey(c.in.Invoice, s.Reference, s.PaidAt, s.AmountCents)
 	if c.safe {
 		key = PaymentKeyOf(c.in.Invoice, s.Reference, s.PaidAt, s.AmountCents)
 	}
-	p := Payment{Key: key, AmountCents: s.AmountCents, PaidAt: s.PaidAt, Reference: s.Reference}
+	p := Payment{Key: key, AmountCents: s.AmountCents, PaidAt: s.PaidAt, Reference: s.Reference, dated: dated}
 	if c.seen[key] {
 		return p, true
 	}

@@ -143,6 +143,9 @@ type Payment struct {
 	AmountCents int64     `json:"amount_cents"`
 	PaidAt      time.Time `json:"paid_at"`
 	Reference   string    `json:"reference,omitempty"`
+	// dated: PaidAt, and so the key, is the case's clock when the payment
+	// came, which a workflow task run again reads later (recordPayment).
+	dated bool
 }
 
 // State is the answer to the state query.

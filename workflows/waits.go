@@ -162,10 +162,19 @@ func (c *invoiceCase) flushPayments(ctx workflow.Context) error {
 	return nil
 }
 
+// recordPayment puts a payment in the ledger. One the case dated itself is
+// recorded by an ordinary activity: its key holds the day the case read on its
+// clock, and a local activity that committed it in a workflow task the worker
+// did not finish would run again in the next attempt of that task, which reads
+// the clock later, under another day's key: the payment counted twice.
 func (c *invoiceCase) recordPayment(ctx workflow.Context, p Payment) error {
-	return c.call(ctx, "registrar pago", a.RecordPayment, activities.PaymentInput{
+	in := activities.PaymentInput{
 		Case: c.ref(), Key: p.Key, AmountCents: p.AmountCents, PaidAt: p.PaidAt, Reference: p.Reference,
-	}, nil)
+	}
+	if p.dated {
+		return c.callActivity(ctx, "registrar pago", a.RecordPayment, in, nil)
+	}
+	return c.call(ctx, "registrar pago", a.RecordPayment, in, nil)
 }
 
 // isRefusedPayment reports a payment no retry can record.
