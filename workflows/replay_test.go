@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/billing"
 )
 
 // historiesDir holds histories of real cases, recorded by the integration
@@ -647,7 +648,7 @@ func pathOf(h *historypb.History) (recordedPath, error) {
 			p.Signals = append(p.Signals, a.WorkflowExecutionSignaledEventAttributes.GetSignalName())
 		case *historypb.HistoryEvent_MarkerRecordedEventAttributes:
 			m := a.MarkerRecordedEventAttributes
-			if m.GetMarkerName() == localActivityMarker {
+			if m.GetMarkerName() == billing.LocalActivityMarker {
 				var data struct{ ActivityType string }
 				if err := decode(m.GetDetails()["data"].GetPayloads(), &data); err != nil {
 					return p, fmt.Errorf("event %d: local activity marker: %w", e.GetEventId(), err)
@@ -731,16 +732,11 @@ func activityName(method any) string {
 	return strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
 }
 
-// localActivityMarker names the marker the SDK records for a local activity.
-const localActivityMarker = "LocalActivity"
-
-// cost is what Temporal Cloud bills for a history: the start, each activity
-// attempt, timer, signal, update and search-attribute upsert, and one action
-// for each workflow task that ran local activities, however many. Version
-// markers and the SDK's TemporalChangeVersion upserts are not billed.
+// cost is what a history says a case cost: Temporal Cloud's actions
+// (internal/billing) and what the workflow's design decides of them.
 type cost struct {
 	Actions int
-	// Tasks are the workflow tasks completed; UpsertTasks those that sent
+	// Tasks are the workflow tasks completed; CrowdedTasks those that sent
 	// more than one upsert of the case's own attributes.
 	Tasks, CrowdedTasks int
 	// Ledger are the ordinary activities of the ledger (not a delivery of
@@ -750,46 +746,24 @@ type cost struct {
 }
 
 func costOf(events []*historypb.HistoryEvent) cost {
-	var c cost
-	upserts := map[int64]int{}
-	localTasks := map[int64]bool{}
+	b := billing.Of(events)
+	c := cost{Actions: b.Actions(), Local: b.LocalActivities}
+	for _, n := range b.UpsertTasks {
+		if n > 1 {
+			c.CrowdedTasks++
+		}
+	}
 	for _, e := range events {
 		switch a := e.GetAttributes().(type) {
-		case *historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes,
-			*historypb.HistoryEvent_TimerStartedEventAttributes,
-			*historypb.HistoryEvent_WorkflowExecutionSignaledEventAttributes,
-			*historypb.HistoryEvent_WorkflowExecutionUpdateAcceptedEventAttributes:
-			c.Actions++
 		case *historypb.HistoryEvent_WorkflowTaskCompletedEventAttributes:
 			c.Tasks++
 		case *historypb.HistoryEvent_ActivityTaskScheduledEventAttributes:
-			c.Actions++
 			switch a.ActivityTaskScheduledEventAttributes.GetActivityType().GetName() {
 			case activityName((*activities.Activities).DeliverNotice), activityName((*activities.Activities).SendToDistributor),
 				activityName((*activities.Activities).RecordPayment): // a payment the case dated (recordPayment)
 			default:
 				c.Ledger++
 			}
-		case *historypb.HistoryEvent_ActivityTaskStartedEventAttributes:
-			c.Actions += max(0, int(a.ActivityTaskStartedEventAttributes.GetAttempt())-1)
-		case *historypb.HistoryEvent_UpsertWorkflowSearchAttributesEventAttributes:
-			fields := a.UpsertWorkflowSearchAttributesEventAttributes.GetSearchAttributes().GetIndexedFields()
-			if _, version := fields["TemporalChangeVersion"]; version && len(fields) == 1 {
-				continue
-			}
-			c.Actions++
-			upserts[a.UpsertWorkflowSearchAttributesEventAttributes.GetWorkflowTaskCompletedEventId()]++
-		case *historypb.HistoryEvent_MarkerRecordedEventAttributes:
-			if a.MarkerRecordedEventAttributes.GetMarkerName() == localActivityMarker {
-				c.Local++
-				localTasks[a.MarkerRecordedEventAttributes.GetWorkflowTaskCompletedEventId()] = true
-			}
-		}
-	}
-	c.Actions += len(localTasks)
-	for _, n := range upserts {
-		if n > 1 {
-			c.CrowdedTasks++
 		}
 	}
 	return c

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/elega/impagos/activities"
+	"github.com/elega/impagos/internal/billing"
 	"github.com/elega/impagos/internal/cases"
 	"github.com/elega/impagos/internal/distributor"
 	"github.com/elega/impagos/internal/engine"
@@ -169,9 +168,9 @@ func (l *lifecycleRun) drive(ctx context.Context, segment string, in workflows.I
 		name = "business"
 	}
 	progress("figure 3: %s case reconnected after %s: %d events, %d actions (%s)",
-		name, time.Since(start).Round(time.Second), cost.events, cost.actions(), cost)
-	l.b.res.add(figure{fig: "3", name: "events_" + name, value: float64(cost.events), unit: "events"})
-	l.b.res.addTarget(figure{fig: "3", name: "actions_" + name, value: float64(cost.actions()), unit: "actions"},
+		name, time.Since(start).Round(time.Second), cost.Events, cost.Actions(), cost)
+	l.b.res.add(figure{fig: "3", name: "events_" + name, value: float64(cost.Events), unit: "events"})
+	l.b.res.addTarget(figure{fig: "3", name: "actions_" + name, value: float64(cost.Actions()), unit: "actions"},
 		actionsTarget[name], false)
 	l.b.res.note("figure 3, %s case on the %s policy: %s; timers: %s; the proof of its formal notice recorded, the cut approved %d time(s)",
 		name, in.Policy.Name, cost, strings.Join(cost.timers, ", "), k.approvals[in.Invoice])
@@ -183,113 +182,32 @@ func (l *lifecycleRun) drive(ctx context.Context, segment string, in workflows.I
 // answers added their signals, timers and upserts.
 var actionsTarget = map[string]float64{"business": 32, "domestic": 46}
 
-// historyCost is what a closed case's history says it cost.
+// historyCost is what a closed case's history says it cost: Temporal Cloud's
+// bill (internal/billing) and the summaries of its timers.
 type historyCost struct {
-	events      int
-	starts      int // WorkflowExecutionStarted
-	activities  int // ActivityTaskScheduled
-	retries     int // attempts beyond the first, from ActivityTaskStarted
-	timerCount  int // TimerStarted
-	signals     int // WorkflowExecutionSignaled
-	upserts     int // UpsertWorkflowSearchAttributes
-	sideEffects int // MarkerRecorded of side effects
-	markers     int // other markers (version markers): not billed
-	timers      []string
-	// upsertTasks counts the workflow tasks that upserted search attributes:
-	// upserts beyond one per task could have been one.
-	upsertTasks map[int64]bool
-	// localActivities counts the local activities run (one marker each);
-	// localActivityTasks the workflow tasks that recorded them, which is
-	// what Temporal Cloud bills: one action per such task, however many
-	// local activities it ran.
-	localActivities    int
-	localActivityTasks map[int64]bool
-}
-
-// The marker names the Go SDK records: a local activity's result, a side
-// effect's and a version (GetVersion).
-const (
-	localActivityMarker     = "LocalActivity"
-	sideEffectMarker        = "SideEffect"
-	mutableSideEffectMarker = "MutableSideEffect"
-)
-
-// actions counts Temporal Cloud's billable actions that a history shows: the
-// start, every activity attempt, every timer, every signal, every search
-// attribute upsert, every side effect and one for each workflow task that
-// ran local activities. Queries are billed too but leave no event; the cases
-// are driven here without any.
-func (h historyCost) actions() int {
-	return h.starts + h.activities + h.retries + h.timerCount + h.signals + h.upserts + h.sideEffects +
-		len(h.localActivityTasks)
+	*billing.Bill
+	timers []string
 }
 
 func (h historyCost) String() string {
 	return fmt.Sprintf("1 start, %d activities (+%d retries), %d local activities (billed in %d workflow tasks), %d timers, %d signals, %d search-attribute upserts (from %d workflow tasks), %d side effects; not billed: %d version markers",
-		h.activities, h.retries, h.localActivities, len(h.localActivityTasks), h.timerCount, h.signals, h.upserts, len(h.upsertTasks), h.sideEffects, h.markers)
+		h.Activities, h.Retries, h.LocalActivities, len(h.LocalTasks), h.Timers, h.Signals, h.Upserts, len(h.UpsertTasks), h.SideEffects, h.VersionMarkers)
 }
 
 func countHistory(ctx context.Context, b *bench, workflowID string) (historyCost, error) {
-	h := newHistoryCost()
+	h := historyCost{Bill: billing.New()}
 	it := b.c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
 			return h, err
 		}
-		h.count(e)
+		h.Add(e)
+		if e.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
+			h.timers = append(h.timers, summary(e))
+		}
 	}
 	return h, nil
-}
-
-func newHistoryCost() historyCost {
-	return historyCost{upsertTasks: map[int64]bool{}, localActivityTasks: map[int64]bool{}}
-}
-
-// count adds one event of a history.
-func (h *historyCost) count(e *historypb.HistoryEvent) {
-	h.events++
-	switch e.GetEventType() {
-	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-		h.starts++
-	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-		h.activities++
-	case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-		h.retries += max(0, int(e.GetActivityTaskStartedEventAttributes().GetAttempt())-1)
-	case enumspb.EVENT_TYPE_TIMER_STARTED:
-		h.timerCount++
-		h.timers = append(h.timers, summary(e))
-	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-		h.signals++
-	case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-		if a := e.GetUpsertWorkflowSearchAttributesEventAttributes(); !onlyChangeVersion(a) {
-			h.upserts++
-			h.upsertTasks[a.GetWorkflowTaskCompletedEventId()] = true
-		}
-	case enumspb.EVENT_TYPE_MARKER_RECORDED:
-		a := e.GetMarkerRecordedEventAttributes()
-		switch a.GetMarkerName() {
-		case localActivityMarker:
-			h.localActivities++
-			h.localActivityTasks[a.GetWorkflowTaskCompletedEventId()] = true
-		case sideEffectMarker, mutableSideEffectMarker:
-			h.sideEffects++
-		default:
-			h.markers++
-		}
-	}
-}
-
-// onlyChangeVersion tells the upserts the SDK makes for GetVersion, which
-// Temporal Cloud does not bill.
-func onlyChangeVersion(a *historypb.UpsertWorkflowSearchAttributesEventAttributes) bool {
-	fields := a.GetSearchAttributes().GetIndexedFields()
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return slices.Equal(keys, []string{"TemporalChangeVersion"})
 }
 
 // summary is a timer's summary ("aviso 2"), as the UI shows it.

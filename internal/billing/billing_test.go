@@ -1,4 +1,4 @@
-package main
+package billing
 
 import (
 	"testing"
@@ -47,10 +47,10 @@ func TestActionsBillLocalActivitiesOncePerWorkflowTask(t *testing.T) {
 		las     int
 	}{
 		{"three local activities in one workflow task", []*historypb.HistoryEvent{
-			started(), marker(localActivityMarker, 4), marker(localActivityMarker, 4), marker(localActivityMarker, 4),
+			started(), marker(LocalActivityMarker, 4), marker(LocalActivityMarker, 4), marker(LocalActivityMarker, 4),
 		}, 1 + 1, 3},
 		{"local activities in two workflow tasks", []*historypb.HistoryEvent{
-			started(), marker(localActivityMarker, 4), marker(localActivityMarker, 4), marker(localActivityMarker, 9),
+			started(), marker(LocalActivityMarker, 4), marker(LocalActivityMarker, 4), marker(LocalActivityMarker, 9),
 		}, 1 + 2, 3},
 		{"a version marker and its TemporalChangeVersion upsert", []*historypb.HistoryEvent{
 			started(), marker("Version", 4), upsert(4, "TemporalChangeVersion"),
@@ -58,23 +58,23 @@ func TestActionsBillLocalActivitiesOncePerWorkflowTask(t *testing.T) {
 		{"an upsert of TemporalChangeVersion with a stage is billed", []*historypb.HistoryEvent{
 			started(), upsert(4, "TemporalChangeVersion", "Stage"),
 		}, 1 + 1, 0},
+		{"an accepted update is billed", []*historypb.HistoryEvent{
+			started(), {EventType: enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED},
+		}, 1 + 1, 0},
 		{"side effects are billed one by one", []*historypb.HistoryEvent{
-			started(), marker(sideEffectMarker, 4), marker(mutableSideEffectMarker, 4), marker(localActivityMarker, 4),
+			started(), marker(SideEffectMarker, 4), marker(MutableSideEffectMarker, 4), marker(LocalActivityMarker, 4),
 		}, 1 + 2 + 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHistoryCost()
-			for _, e := range tc.events {
-				h.count(e)
+			b := Of(tc.events)
+			if got := b.Actions(); got != tc.actions {
+				t.Errorf("actions = %d, want %d (%+v)", got, tc.actions, b)
 			}
-			if got := h.actions(); got != tc.actions {
-				t.Errorf("actions = %d, want %d (%s)", got, tc.actions, h)
+			if b.LocalActivities != tc.las {
+				t.Errorf("local activities = %d, want %d", b.LocalActivities, tc.las)
 			}
-			if h.localActivities != tc.las {
-				t.Errorf("local activities = %d, want %d", h.localActivities, tc.las)
-			}
-			if h.events != len(tc.events) {
-				t.Errorf("events = %d, want %d", h.events, len(tc.events))
+			if b.Events != len(tc.events) {
+				t.Errorf("events = %d, want %d", b.Events, len(tc.events))
 			}
 		})
 	}
