@@ -8,8 +8,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/elega/impagos/activities"
 )
 
 // call runs an activity and waits for its result. No case waits silently on
@@ -51,7 +49,7 @@ func (c *invoiceCase) callLocal(ctx workflow.Context, summary string, activity, 
 			InitialInterval:        50 * time.Millisecond,
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Second,
-			NonRetryableErrorTypes: []string{activities.ErrInvalidInput, activities.ErrCutRefused, activities.ErrPaymentRefused},
+			NonRetryableErrorTypes: refusals,
 		},
 	})
 	c.inLocal++

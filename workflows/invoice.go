@@ -26,6 +26,10 @@ var a *activities.Activities
 // MaxPaymentCents bounds a single payment; anything above is a typing error, not money.
 const MaxPaymentCents = 100_000_000 // 1.000.000,00 €
 
+// refusals are the errors no retry of a ledger call can heal: the call comes
+// back with them at once, ordinary or local.
+var refusals = []string{activities.ErrInvalidInput, activities.ErrCutRefused, activities.ErrPaymentRefused}
+
 // errSettled unwinds the process when the amount due reaches zero.
 var errSettled = errors.New("invoice settled")
 
@@ -194,7 +198,7 @@ func (c *invoiceCase) runCase(ctx workflow.Context) (Result, error) {
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrInvalidInput, activities.ErrCutRefused, activities.ErrPaymentRefused},
+			NonRetryableErrorTypes: refusals,
 		},
 	})
 	err := c.process(ctx)
