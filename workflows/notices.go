@@ -309,7 +309,21 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 // retried with backoff for up to a day; a refusal is shown in the state and the
 // history, and the case goes on: a notice that cannot be e-mailed never stops
 // the collection of the debt.
+//
+// A case started with localLedger tries the delivery as a local activity
+// first, within the workflow task that sent the notice; one the provider does
+// not take within ledgerLocalBound (an outage, a sending an earlier attempt
+// left unconfirmed) goes on as the ordinary activity below. The outbox makes
+// either idempotent: each message is claimed before it is sent.
 func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64) error {
+	in := activities.DeliverInput{Case: c.ref(), OutboxIDs: ids}
+	var res activities.DeliverResult
+	if c.local {
+		err := c.callLocal(ctx, "entrega "+kind, a.DeliverNotice, in, &res)
+		if err == nil || !fallBack(err) || ctx.Err() != nil {
+			return c.delivered(ctx, kind, res, err)
+		}
+	}
 	opts := workflow.GetActivityOptions(ctx)
 	opts.Summary = "entrega " + kind
 	opts.StartToCloseTimeout = 2 * time.Minute
@@ -320,9 +334,12 @@ func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64) er
 		MaximumInterval:        30 * time.Minute,
 		NonRetryableErrorTypes: []string{activities.ErrInvalidInput},
 	}
-	var res activities.DeliverResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.DeliverNotice,
-		activities.DeliverInput{Case: c.ref(), OutboxIDs: ids}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.DeliverNotice, in).Get(ctx, &res)
+	return c.delivered(ctx, kind, res, err)
+}
+
+// delivered takes what a delivery answered into the notices' status.
+func (c *invoiceCase) delivered(ctx workflow.Context, kind string, res activities.DeliverResult, err error) error {
 	if err != nil {
 		if temporal.IsCanceledError(err) {
 			return err

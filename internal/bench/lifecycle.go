@@ -145,7 +145,7 @@ func (l *lifecycleRun) drive(ctx context.Context, segment string, in workflows.I
 		case inv.Stage == string(workflows.StageCut) && !paid:
 			paid = true
 			return false, c.SignalWorkflow(ctx, id, "", workflows.SignalPaid,
-				workflows.PaidSignal{AmountCents: in.AmountCents, Reference: "TR-" + in.Invoice})
+				workflows.PaidSignal{AmountCents: in.AmountCents, PaidAt: time.Now(), Reference: "TR-" + in.Invoice})
 		}
 		return false, k.act(ctx, in.Invoice, workflows.Stage(inv.Stage))
 	})

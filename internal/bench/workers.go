@@ -163,8 +163,9 @@ func (b *bench) paidToReconnect(ctx context.Context, db *store.Store, queue stri
 	accepted := make([]time.Duration, 0, len(cut))
 	for _, in := range cut {
 		t := time.Now()
+		// Dated, as the payments import tells a case of its bank's transfer.
 		if err := b.c.SignalWorkflow(ctx, workflows.WorkflowID(in.Invoice), "", workflows.SignalPaid,
-			workflows.PaidSignal{AmountCents: in.AmountCents, Reference: "TR-" + in.Invoice}); err != nil {
+			workflows.PaidSignal{AmountCents: in.AmountCents, PaidAt: t, Reference: "TR-" + in.Invoice}); err != nil {
 			return err
 		}
 		for seen := false; ; {
