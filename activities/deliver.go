@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/elega/impagos/internal/calendar"
@@ -163,7 +164,11 @@ func (a *Activities) DeliverNotice(ctx context.Context, in DeliverInput) (Delive
 	}
 	switch {
 	case len(retry) > 0:
-		return res, temporal.NewApplicationError("e-mail not accepted yet: "+strings.Join(append(retry, waiting...), "; "), "DeliveryRetry")
+		// Logged here too: a local activity's failed attempt leaves no line
+		// of the SDK's, and the provider's refusals are the operators' to see.
+		why := strings.Join(append(retry, waiting...), "; ")
+		activity.GetLogger(ctx).Warn("e-mail not accepted yet", "invoice", in.Case.Invoice, "error", why)
+		return res, temporal.NewApplicationError("e-mail not accepted yet: "+why, "DeliveryRetry")
 	case len(waiting) > 0:
 		return res, temporal.NewApplicationErrorWithOptions("e-mail awaiting the provider's event: "+strings.Join(waiting, "; "),
 			"DeliveryUnconfirmed", temporal.ApplicationErrorOptions{NextRetryDelay: wait})

@@ -323,6 +323,7 @@ func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64) er
 		if err == nil || !fallBack(err) || ctx.Err() != nil {
 			return c.delivered(ctx, kind, res, err)
 		}
+		c.logger.Info("delivery run as an activity", "notice", kind, "error", err)
 	}
 	opts := workflow.GetActivityOptions(ctx)
 	opts.Summary = "entrega " + kind
