@@ -199,7 +199,9 @@ func (b *bench) paidToReconnect(ctx context.Context, db *store.Store, queue stri
 	progress("figure 4: paid→reconnect p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d payments",
 		ms(p50), ms(p99), ms(sorted[len(sorted)-1]), len(sorted))
 	b.res.add(figure{fig: "4", name: "paid_to_reconnect_ms_p50", value: ms(p50), unit: "ms"})
-	b.res.addTarget(figure{fig: "4", name: "paid_to_reconnect_ms_p99", value: ms(p99), unit: "ms"}, 2000, false)
+	// The payment's one workflow task: its dispatch, then the ledger's two
+	// transactions as local activities (docs/benchmarks.md, 4).
+	b.res.addTarget(figure{fig: "4", name: "paid_to_reconnect_ms_p99", value: ms(p99), unit: "ms"}, 50, false)
 	b.res.note("figure 4: %d payments, one at a time, with %d other cases open; max %.0f ms", len(sorted), others, ms(sorted[len(sorted)-1]))
 	sorted = sortedDurations(accepted)
 	p50, p99 = percentile(sorted, 50), percentile(sorted, 99)
