@@ -24,6 +24,15 @@ import (
 // by another case of the supply point) is run again as an ordinary activity,
 // retried and watched as above. Every ledger write is idempotent, so the
 // second run of one the first did commit changes nothing.
+//
+// What reaches someone outside goes by callActivity instead: a notice to the
+// customer (SendNotice, DeliverNotice), a request to the distributor
+// (RequestCut, RequestPowerLimit, SendToDistributor). A local activity runs
+// before its workflow task is recorded; a task the server never recorded (a
+// restart, a killed worker) is run again from the history before it, and when
+// a signal came meanwhile it may take another path: the case would not know of
+// the notice or the cut request its lost attempt sent. An ordinary activity
+// is scheduled only once the task that decided it is recorded.
 func (c *invoiceCase) call(ctx workflow.Context, summary string, activity, arg, result any) error {
 	if c.local {
 		err := c.callLocal(ctx, summary, activity, arg, result)

@@ -181,7 +181,7 @@ func (c *invoiceCase) approveAndRequest(ctx workflow.Context) error {
 		today := c.cal.NextCutDay(at)
 		c.st.CutDate = &today
 		var cut activities.CutResult
-		err = c.call(ctx, "solicitud de corte a la distribuidora", a.RequestCut, activities.CutInput{
+		err = c.callActivity(ctx, "solicitud de corte a la distribuidora", a.RequestCut, activities.CutInput{
 			Case: c.refWithStage(c.requestStage()), ApprovedBy: approvedBy, At: at,
 			Checked: true, Rules: c.cutRules(), ATR: c.atr,
 		}, &cut)

@@ -273,7 +273,7 @@ func (c *invoiceCase) cutRejected(ctx workflow.Context, r activities.Distributor
 
 // sendToDistributor hands the distributor the messages of a request.
 func (c *invoiceCase) sendToDistributor(ctx workflow.Context, requestID int64) error {
-	return c.call(ctx, "enviar a la distribuidora (ATR B1)", a.SendToDistributor,
+	return c.callActivity(ctx, "enviar a la distribuidora (ATR B1)", a.SendToDistributor,
 		activities.SendInput{Case: c.ref(), RequestID: requestID}, nil)
 }
 

@@ -146,7 +146,7 @@ func (c *invoiceCase) minimumSupply(ctx workflow.Context, end time.Time) error {
 		}
 		if c.contract.PowerKW == 0 || c.contract.PowerKW > MinimumSupplyKW {
 			var res activities.LimitResult
-			err := c.call(ctx, "limitación de potencia a 3,5 kW", a.RequestPowerLimit, activities.LimitInput{
+			err := c.callActivity(ctx, "limitación de potencia a 3,5 kW", a.RequestPowerLimit, activities.LimitInput{
 				Case: c.ref(), KW: MinimumSupplyKW, At: c.now(ctx),
 			}, &res)
 			if r, ok := cutRefusal(err); ok {
@@ -188,7 +188,7 @@ func (c *invoiceCase) minimumSupplyFromLimit(ctx workflow.Context, windowEnd tim
 			in.KW, in.AlreadyLimited = c.contract.PowerKW, true
 		}
 		var res activities.LimitResult
-		err := c.call(ctx, "limitación de potencia a 3,5 kW", a.RequestPowerLimit, in, &res)
+		err := c.callActivity(ctx, "limitación de potencia a 3,5 kW", a.RequestPowerLimit, in, &res)
 		r, refused := cutRefusal(err)
 		switch {
 		case refused && r.Reason == activities.RefusedNothingDue:
@@ -267,7 +267,7 @@ func (c *invoiceCase) regulatoryEnd(demand time.Time) time.Time {
 // sendNotice renders a notice into the outbox and records what went out.
 func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDate, suspendFrom *time.Time) error {
 	var res activities.NoticeResult
-	err := c.call(ctx, "comunicado "+kind, a.SendNotice, activities.NoticeInput{
+	err := c.callActivity(ctx, "comunicado "+kind, a.SendNotice, activities.NoticeInput{
 		Case: c.ref(), Step: step, Kind: kind, Contract: c.contract,
 		CutDate: cutDate, SuspendFrom: suspendFrom, At: c.now(ctx),
 		NewMandate: c.st.Task == TaskNewMandate,
@@ -309,22 +309,9 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 // retried with backoff for up to a day; a refusal is shown in the state and the
 // history, and the case goes on: a notice that cannot be e-mailed never stops
 // the collection of the debt.
-//
-// A case started with localLedger tries the delivery as a local activity
-// first, within the workflow task that sent the notice; one the provider does
-// not take within ledgerLocalBound (an outage, a sending an earlier attempt
-// left unconfirmed) goes on as the ordinary activity below. The outbox makes
-// either idempotent: each message is claimed before it is sent.
 func (c *invoiceCase) deliver(ctx workflow.Context, kind string, ids []int64) error {
 	in := activities.DeliverInput{Case: c.ref(), OutboxIDs: ids}
 	var res activities.DeliverResult
-	if c.local {
-		err := c.callLocal(ctx, "entrega "+kind, a.DeliverNotice, in, &res)
-		if err == nil || !fallBack(err) || ctx.Err() != nil {
-			return c.delivered(ctx, kind, res, err)
-		}
-		c.logger.Info("delivery run as an activity", "notice", kind, "error", err)
-	}
 	opts := workflow.GetActivityOptions(ctx)
 	opts.Summary = "entrega " + kind
 	opts.StartToCloseTimeout = 2 * time.Minute
