@@ -197,7 +197,23 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 		return NoticeResult{}, err
 	}
 	activity.GetLogger(ctx).Info("notice stored", "invoice", in.Case.Invoice, "kind", in.Kind, "messages", len(stored))
-	return NoticeResult{Messages: stored}, nil
+	res := NoticeResult{Messages: stored}
+	if !in.Deliver {
+		return res, nil
+	}
+	// One try at the provider, in the same activity: a failure here is the
+	// notice's DeliverNotice to retry, never this activity's.
+	ids := make([]int64, 0, len(stored))
+	for _, m := range stored {
+		ids = append(ids, m.OutboxID)
+	}
+	d, err := a.DeliverNotice(ctx, DeliverInput{Case: in.Case, OutboxIDs: ids})
+	res.Delivered = d.Delivered
+	if err != nil {
+		// DeliverNotice takes them all again and skips what this try sent.
+		res.Undelivered = ids
+	}
+	return res, nil
 }
 
 // RecordStage writes a stage change to the invoice row and the audit trail.

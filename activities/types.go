@@ -109,6 +109,9 @@ type NoticeInput struct {
 	// NewMandate asks the customer for a new IBAN or direct-debit mandate:
 	// the bank returned the invoice for the account or the mandate.
 	NewMandate bool `json:"new_mandate,omitempty"`
+	// Deliver has the activity also send what it stored, once: what the
+	// provider does not take then is left to DeliverNotice.
+	Deliver bool `json:"deliver,omitempty"`
 }
 
 // Message is one communication stored in the outbox.
@@ -122,6 +125,11 @@ type Message struct {
 // NoticeResult lists what was stored.
 type NoticeResult struct {
 	Messages []Message `json:"messages"`
+	// Delivered is what became of each message when Deliver was asked;
+	// Undelivered, when the provider did not take them all, the outbox ids
+	// for DeliverNotice.
+	Delivered   []Delivered `json:"delivered,omitempty"`
+	Undelivered []int64     `json:"undelivered,omitempty"`
 }
 
 // StageInput records a stage change that no other activity records.

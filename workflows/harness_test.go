@@ -179,9 +179,19 @@ func (h *harness) mockActivities() {
 			// The real activity renders the templates, so a notice the
 			// workflow cannot word (no channel, a date in a domestic
 			// WhatsApp) fails the test here.
+			deliver := in.Deliver
+			in.Deliver = false
 			res, err := h.sender.SendNotice(ctx, in)
 			if err != nil {
 				h.t.Errorf("notice %s at %s: %v", in.Kind, in.At, err)
+			}
+			if err == nil && deliver {
+				// The real activity delivers in the same call, as DeliverNotice does.
+				ids := make([]int64, 0, len(res.Messages))
+				for _, m := range res.Messages {
+					ids = append(ids, m.OutboxID)
+				}
+				res.Delivered = h.deliver(activities.DeliverInput{Case: in.Case, OutboxIDs: ids}).Delivered
 			}
 			return res, err
 		}).Maybe()
@@ -258,20 +268,7 @@ func (h *harness) mockActivities() {
 		}).Maybe()
 	env.OnActivity(a.DeliverNotice, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			// Kept apart from calls: delivery follows every notice, and the
-			// tests of the process read the actions around it.
-			h.deliveries = append(h.deliveries, in)
-			var res activities.DeliverResult
-			for _, id := range in.OutboxIDs {
-				d := activities.Delivered{OutboxID: id, Status: activities.StatusSent, MessageID: fmt.Sprintf("msg-%d", id)}
-				if h.refuse[id] != "" {
-					d = activities.Delivered{OutboxID: id, Status: activities.StatusFailed, Detail: h.refuse[id]}
-				}
-				res.Delivered = append(res.Delivered, d)
-			}
-			return res, nil
+			return h.deliver(in), nil
 		}).Maybe()
 	env.OnActivity(a.SettleInvoice, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return h.settleDelay }).Return(
 		func(_ context.Context, in activities.SettleInput) (activities.SettleResult, error) {
@@ -617,4 +614,23 @@ func (h *harness) requireAllowedCutDates(cal calendar.Calendar) {
 			}
 		}
 	}
+}
+
+// deliver answers a delivery of the notices' e-mails: sent, but those the
+// test refuses.
+func (h *harness) deliver(in activities.DeliverInput) activities.DeliverResult {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// Kept apart from calls: delivery follows every notice, and the tests of
+	// the process read the actions around it.
+	h.deliveries = append(h.deliveries, in)
+	var res activities.DeliverResult
+	for _, id := range in.OutboxIDs {
+		d := activities.Delivered{OutboxID: id, Status: activities.StatusSent, MessageID: fmt.Sprintf("msg-%d", id)}
+		if h.refuse[id] != "" {
+			d = activities.Delivered{OutboxID: id, Status: activities.StatusFailed, Detail: h.refuse[id]}
+		}
+		res.Delivered = append(res.Delivered, d)
+	}
+	return res
 }

@@ -271,6 +271,9 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 		Case: c.ref(), Step: step, Kind: kind, Contract: c.contract,
 		CutDate: cutDate, SuspendFrom: suspendFrom, At: c.now(ctx),
 		NewMandate: c.st.Task == TaskNewMandate,
+		// A case started with localLedger has it delivered in the same
+		// activity: one dispatch and one workflow task fewer a notice.
+		Deliver: c.local,
 	}, &res)
 	if isInvalidInput(err) {
 		c.event(ctx, fmt.Sprintf("comunicado %s no enviado: %v", kind, err), "")
@@ -292,13 +295,19 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 		return nil
 	}
 	if c.local {
-		// The delivery goes on while the case waits for its next step: its
-		// answer changes only the notices' status, and the case does not
-		// close before it comes (close).
+		if err := c.delivered(ctx, kind, activities.DeliverResult{Delivered: res.Delivered}, nil); err != nil {
+			return err
+		}
+		if len(res.Undelivered) == 0 {
+			return nil
+		}
+		// What the provider did not take goes on while the case waits for
+		// its next step: its answer changes only the notices' status, and
+		// the case does not close before it comes (close).
 		c.delivering++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { c.delivering-- }()
-			_ = c.deliver(ctx, kind, ids)
+			_ = c.deliver(ctx, kind, res.Undelivered)
 		})
 		return nil
 	}
