@@ -253,7 +253,23 @@ func (a *Activities) RequestCut(ctx context.Context, in CutInput) (CutResult, er
 	if r, ok := AsCutRefusal(err); ok {
 		return CutResult{}, cutRefused(r)
 	}
-	return res, err
+	if err != nil || !in.Send || res.Request == nil {
+		return res, err
+	}
+	res.Sent = a.sendCommitted(ctx, in.Case, res.Request.RequestID)
+	return res, nil
+}
+
+// sendCommitted hands the distributor the messages of a request the ledger
+// has just committed, and says whether all went. A failure is not the
+// activity's: the request stands in the ledger, the case sends it again with
+// SendToDistributor, and the worker's own sweep sends whatever is left.
+func (a *Activities) sendCommitted(ctx context.Context, c CaseRef, requestID int64) bool {
+	if _, err := SendPending(ctx, a.Store, a.Distributor, requestID); err != nil {
+		activity.GetLogger(ctx).Warn("request not handed to the distributor yet", "invoice", c.Invoice, "request", requestID, "error", err)
+		return false
+	}
+	return true
 }
 
 // RequestPowerLimit asks the distributor to limit the supply point's power
@@ -282,7 +298,12 @@ func cutRefused(r *CutRefusal) error {
 // point with nothing open, asks the distributor to reconnect it (PROCESS step 8).
 func (a *Activities) SettleInvoice(ctx context.Context, in SettleInput) (SettleResult, error) {
 	in.From = a.REECode
-	return a.Store.Settle(ctx, in)
+	res, err := a.Store.Settle(ctx, in)
+	if err != nil || !in.Send || res.Request == nil {
+		return res, err
+	}
+	res.Sent = a.sendCommitted(ctx, in.Case, res.Request.RequestID)
+	return res, nil
 }
 
 // LetterFilename is the name of the business cut letter PDF of an invoice.

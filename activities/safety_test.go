@@ -11,6 +11,7 @@ import (
 
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/calendar"
+	"github.com/elega/impagos/internal/cups"
 	"github.com/elega/impagos/internal/mail"
 	"github.com/elega/impagos/internal/store"
 )
@@ -132,4 +133,81 @@ func TestRecordPayment_AKeyOfAnotherPaymentIsRefusedForGood(t *testing.T) {
 	var r activities.PaymentRefusal
 	require.NoError(t, appErr.Details(&r))
 	require.Equal(t, "ref:TRF-1", r.Key)
+}
+
+// distributorPort keeps what is handed to it, or refuses everything while
+// down.
+type distributorPort struct {
+	down bool
+	got  []string
+}
+
+func (d *distributorPort) Send(_ context.Context, m activities.DistributorMessage) error {
+	if d.down {
+		return errors.New("outbox folder not mounted")
+	}
+	d.got = append(d.got, m.FileName)
+	return nil
+}
+
+// A request the ledger commits with Send leaves in the same activity; one the
+// distributor did not take stays unsent in the ledger, says so (Sent false),
+// and SendToDistributor hands it over later.
+func TestRequestCutAndSettle_HandTheRequestOverWithTheirWrite(t *testing.T) {
+	ctx := context.Background()
+	db := newDeliveryStore(t)
+	port := &distributorPort{}
+	acts := &activities.Activities{Store: db, Distributor: port, REECode: "0999"}
+	open := func(invoice, cups string) activities.CaseRef {
+		c := activities.CaseRef{WorkflowID: "impago-" + invoice, RunID: "run-1", Invoice: invoice, Cups: cups,
+			Stage: "cut_review", AmountDueCents: 5000}
+		require.NoError(t, db.UpsertContract(ctx, activities.Contract{Customer: "Ana García López", TaxID: "12345678Z",
+			Cups: cups, Segment: activities.SegmentDomestic, Phone: "+34600000000", Province: "Madrid"}))
+		_, err := db.OpenCase(ctx, activities.OpenCaseInput{Case: c, AmountCents: 5000, ReturnedAt: time.Now().AddDate(0, -3, 0)})
+		require.NoError(t, err)
+		return c
+	}
+	unsent := func(id int64) int {
+		msgs, err := db.UnsentATR(ctx, id)
+		require.NoError(t, err)
+		return len(msgs)
+	}
+
+	c := open("F-1", cups.Make(21, 1))
+	cut, err := call[activities.CutResult](t, acts.RequestCut, activities.CutInput{Case: c, ApprovedBy: "rocio", At: time.Now(), ATR: true, Send: true})
+	require.NoError(t, err)
+	require.NotNil(t, cut.Request)
+	require.True(t, cut.Sent)
+	require.Len(t, port.got, 1)
+	require.Zero(t, unsent(cut.Request.RequestID))
+
+	c.Stage = "cut_cancel_requested"
+	settled, err := call[activities.SettleResult](t, acts.SettleInvoice, activities.SettleInput{Case: c, PaidAt: time.Now(), DueBy: time.Now().AddDate(0, 0, 1), Send: true})
+	require.NoError(t, err)
+	require.NotNil(t, settled.Request, "the cut's cancellation")
+	require.True(t, settled.Sent)
+	require.Len(t, port.got, 2)
+	require.Zero(t, unsent(settled.Request.RequestID))
+
+	port.down = true
+	d := open("F-2", cups.Make(21, 2))
+	cut, err = call[activities.CutResult](t, acts.RequestCut, activities.CutInput{Case: d, ApprovedBy: "rocio", At: time.Now(), ATR: true, Send: true})
+	require.NoError(t, err, "the request stands in the ledger")
+	require.False(t, cut.Sent)
+	require.Equal(t, 1, unsent(cut.Request.RequestID))
+
+	port.down = false
+	sent, err := call[activities.SendResult](t, acts.SendToDistributor, activities.SendInput{Case: d, RequestID: cut.Request.RequestID})
+	require.NoError(t, err)
+	require.Equal(t, 1, sent.Sent)
+	require.Len(t, port.got, 3)
+	require.Zero(t, unsent(cut.Request.RequestID))
+
+	// Without Send the request waits for SendToDistributor, as before.
+	e := open("F-3", cups.Make(21, 3))
+	cut, err = call[activities.CutResult](t, acts.RequestCut, activities.CutInput{Case: e, ApprovedBy: "rocio", At: time.Now(), ATR: true})
+	require.NoError(t, err)
+	require.False(t, cut.Sent)
+	require.Len(t, port.got, 3)
+	require.Equal(t, 1, unsent(cut.Request.RequestID))
 }

@@ -172,6 +172,10 @@ type CutInput struct {
 	// ATR has the request leave as a CNMC ATR B1 message (step 01, motive
 	// 03) committed with it; cases from before send none.
 	ATR bool `json:"atr,omitempty"`
+	// Send has the request's messages handed to the distributor by this
+	// activity once the ledger has committed them; what the distributor does
+	// not take is left for SendToDistributor (CutResult.Sent false).
+	Send bool `json:"send,omitempty"`
 	// From is the retailer's REE code; the activity fills it in.
 	From string `json:"-"`
 }
@@ -185,6 +189,9 @@ type CutResult struct {
 	// Request is the cut request to the distributor the case is now part of;
 	// nil for requests from before ATR.
 	Request *DistributorState `json:"request,omitempty"`
+	// Sent is true when CutInput.Send handed every message of Request to the
+	// distributor.
+	Sent bool `json:"sent,omitempty"`
 }
 
 // SettleInput marks an invoice as paid in full.
@@ -193,6 +200,9 @@ type SettleInput struct {
 	PaidAt time.Time `json:"paid_at"`
 	// DueBy is when the distributor must have reconnected, if a reconnection is requested.
 	DueBy time.Time `json:"due_by"`
+	// Send has the messages of the request this settlement asks for handed
+	// to the distributor once committed, as CutInput.Send.
+	Send bool `json:"send,omitempty"`
 	// From is the retailer's REE code; the activity fills it in.
 	From string `json:"-"`
 }
@@ -213,6 +223,9 @@ type SettleResult struct {
 	// Request is the B1 step 03 this settlement asked for, nil when none or
 	// when the cut was requested before ATR (no message, no answer).
 	Request *DistributorState `json:"request,omitempty"`
+	// Sent is true when SettleInput.Send handed every message of Request to
+	// the distributor.
+	Sent bool `json:"sent,omitempty"`
 }
 
 // OutboxItem is an outbox row as delivery sees it.

@@ -33,6 +33,12 @@ import (
 // a signal came meanwhile it may take another path: the case would not know of
 // the notice or the cut request its lost attempt sent. An ordinary activity
 // is scheduled only once the task that decided it is recorded.
+//
+// A request the ledger writes is handed to the distributor by the call that
+// wrote it (RequestCut, SettleInvoice with Send): the worker's sweep sends
+// whatever the ledger holds unsent anyway, so the write is what commits the
+// request, and the case runs SendToDistributor only for a request the
+// distributor did not take then.
 func (c *invoiceCase) call(ctx workflow.Context, summary string, activity, arg, result any) error {
 	if c.local {
 		err := c.callLocal(ctx, summary, activity, arg, result)

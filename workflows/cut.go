@@ -183,7 +183,7 @@ func (c *invoiceCase) approveAndRequest(ctx workflow.Context) error {
 		var cut activities.CutResult
 		err = c.callActivity(ctx, "solicitud de corte a la distribuidora", a.RequestCut, activities.CutInput{
 			Case: c.refWithStage(c.requestStage()), ApprovedBy: approvedBy, At: at,
-			Checked: true, Rules: c.cutRules(), ATR: c.atr,
+			Checked: true, Rules: c.cutRules(), ATR: c.atr, Send: c.atr,
 		}, &cut)
 		if r, ok := cutRefusal(err); ok {
 			if err := c.refused(ctx, r); err != nil {
@@ -196,7 +196,7 @@ func (c *invoiceCase) approveAndRequest(ctx workflow.Context) error {
 		}
 		if c.atr && cut.Request != nil {
 			c.requestedAt = at
-			done, err := c.followCut(ctx, *cut.Request, approvedBy, cut.Joined)
+			done, err := c.followCut(ctx, *cut.Request, approvedBy, cut.Joined, cut.Sent)
 			if err != nil || done {
 				return err
 			}

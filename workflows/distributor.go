@@ -95,7 +95,7 @@ func (c *invoiceCase) takeState(ctx workflow.Context, r activities.DistributorSt
 // (step 05), or the distributor refuses it. It reports false when the case
 // must go round the review again (the request was refused and a person
 // released the case).
-func (c *invoiceCase) followCut(ctx workflow.Context, req activities.DistributorState, approvedBy string, joined bool) (bool, error) {
+func (c *invoiceCase) followCut(ctx workflow.Context, req activities.DistributorState, approvedBy string, joined, sent bool) (bool, error) {
 	c.st.Request = &req
 	c.st.CutAt = nil
 	what := fmt.Sprintf("corte solicitado a la distribuidora (B1 %s, fecha prevista %s)", req.Code, dmyPtr(req.PlannedOn))
@@ -107,7 +107,7 @@ func (c *invoiceCase) followCut(ctx workflow.Context, req activities.Distributor
 		c.approvalAnswer = "the supply point already had a cut request (B1 " + req.Code + "): joined it"
 	}
 	c.setStage(ctx, StageCutRequested, what, approvedBy)
-	if req.Status != activities.RequestExecuted {
+	if req.Status != activities.RequestExecuted && !sent {
 		if err := c.sendToDistributor(ctx, req.RequestID); err != nil {
 			return false, err
 		}
@@ -291,8 +291,10 @@ func (c *invoiceCase) release(ctx workflow.Context, res activities.SettleResult,
 		c.reconnectDue(ctx, due)
 		c.setStage(ctx, StageReconnectRequested, "pagada tras el corte: reconexión solicitada (B1 03 "+req.Code+"), a más tardar el "+due.Format("02/01/2006"), "")
 	}
-	if err := c.sendToDistributor(ctx, req.RequestID); err != nil {
-		return err
+	if !res.Sent {
+		if err := c.sendToDistributor(ctx, req.RequestID); err != nil {
+			return err
+		}
 	}
 	if res.Release != activities.RequestCancel && c.st.CutAt == nil && c.st.Request != nil &&
 		c.st.Request.Status != activities.RequestExecuted &&

@@ -24,6 +24,7 @@ type fakeDistributor struct {
 	silentRelease bool          // answers nothing to the 03
 	executeOn     *time.Time    // the FechaActivacion to report; nil: the planned day
 	executeAnyway bool          // executes the cut even after a cancellation
+	unreachable   bool          // takes nothing handed over with the ledger's write (Send)
 
 	cutReq      *activities.DistributorState
 	release     *activities.DistributorState
@@ -32,6 +33,17 @@ type fakeDistributor struct {
 	releasedAt  time.Time
 	executed    bool
 	msg         int64
+	handed      []int64 // requests handed over by the call that wrote them
+}
+
+// hand takes a request the ledger call that wrote it hands over (Send), as
+// the activity does: Sent unless the distributor is unreachable.
+func (d *fakeDistributor) hand(send bool, req *activities.DistributorState) bool {
+	if !send || req == nil || d.unreachable {
+		return false
+	}
+	d.handed = append(d.handed, req.RequestID)
+	return true
 }
 
 func (d *fakeDistributor) cut(in activities.CutInput, now time.Time) activities.CutResult {
@@ -39,7 +51,7 @@ func (d *fakeDistributor) cut(in activities.CutInput, now time.Time) activities.
 	d.cutReq = &activities.DistributorState{RequestID: 501, Kind: activities.RequestCut, Code: "000000000501",
 		Status: activities.RequestSent, PlannedOn: &day}
 	d.requestedAt = now
-	return activities.CutResult{CutID: 77, Request: d.copy(d.cutReq)}
+	return activities.CutResult{CutID: 77, Request: d.copy(d.cutReq), Sent: d.hand(in.Send, d.cutReq)}
 }
 
 func (d *fakeDistributor) settle(in activities.SettleInput, now time.Time) activities.SettleResult {
@@ -49,7 +61,8 @@ func (d *fakeDistributor) settle(in activities.SettleInput, now time.Time) activ
 	}
 	d.release = &activities.DistributorState{RequestID: 502, Kind: kind, Code: d.cutReq.Code, Status: activities.RequestSent}
 	d.releasedAt = now
-	return activities.SettleResult{SupplyCut: true, Reconnection: kind == activities.RequestReconnect, Release: kind, Request: d.copy(d.release)}
+	return activities.SettleResult{SupplyCut: true, Reconnection: kind == activities.RequestReconnect, Release: kind,
+		Request: d.copy(d.release), Sent: d.hand(in.Send, d.release)}
 }
 
 func (d *fakeDistributor) copy(s *activities.DistributorState) *activities.DistributorState {
@@ -184,12 +197,32 @@ func TestDistributor_CutOnlyWhenExecutedAndReconnectedOnAcceptance(t *testing.T)
 	require.Empty(t, st.Attention)
 	require.Equal(t, []Stage{StageChecking, StageCutScheduled, StageCutReview, StageCutRequested, StageCut,
 		StageReconnectRequested, StageReconnected}, stages(st))
+	require.Equal(t, []int64{501, 502}, h.dist.handed, "the 01 and the 03 leave with the ledger's write")
+	require.Empty(t, inputs[activities.SendInput](h, "SendToDistributor"), "nothing left to send")
+	require.True(t, h.cuts()[0].ATR)
+	require.Len(t, h.noticesOf(activities.KindReconnected), 1)
+}
+
+// A request the distributor did not take when the ledger wrote it is handed
+// over by SendToDistributor, an ordinary activity retried until it goes: the
+// 01 and the 03 both leave.
+func TestDistributor_RequestNotTakenWithTheWriteIsSentAfter(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract())
+	h.distributorAnswers(&fakeDistributor{acceptAfter: 5 * time.Hour, activateAfter: 20 * time.Hour, unreachable: true})
+	h.approveAndPayWhen(func(st State) bool { return st.Stage == StageCut })
+	r := h.run(h.input())
+
+	require.Equal(t, StageReconnected, r.Stage)
+	require.Empty(t, h.dist.handed)
 	sends := inputs[activities.SendInput](h, "SendToDistributor")
 	require.Len(t, sends, 2, "the 01 and the 03 leave")
 	require.Equal(t, int64(501), sends[0].RequestID)
 	require.Equal(t, int64(502), sends[1].RequestID)
-	require.True(t, h.cuts()[0].ATR)
-	require.Len(t, h.noticesOf(activities.KindReconnected), 1)
+	require.True(t, h.cuts()[0].Send, "the request asked to be handed over with its write")
+	settles := inputs[activities.SettleInput](h, "SettleInvoice")
+	require.Len(t, settles, 1)
+	require.True(t, settles[0].Send)
 }
 
 // A payment before the distributor cut cancels the request (B1 03) instead of

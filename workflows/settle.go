@@ -41,6 +41,7 @@ func (c *invoiceCase) settle(ctx workflow.Context) error {
 		Case:   c.refWithStage(stage),
 		PaidAt: now,
 		DueBy:  c.reconnectBy(now),
+		Send:   c.atr,
 	}, &res); err != nil {
 		return err
 	}
