@@ -226,6 +226,10 @@ type SettleResult struct {
 	// Sent is true when SettleInput.Send handed every message of Request to
 	// the distributor.
 	Sent bool `json:"sent,omitempty"`
+	// Notified is true when the outbox holds a notice of this run of the
+	// case: one sent by a workflow task the server never recorded counts,
+	// though the case does not know of it.
+	Notified bool `json:"notified,omitempty"`
 }
 
 // OutboxItem is an outbox row as delivery sees it.

@@ -25,14 +25,21 @@ import (
 // retried and watched as above. Every ledger write is idempotent, so the
 // second run of one the first did commit changes nothing.
 //
-// What reaches someone outside goes by callActivity instead: a notice to the
-// customer (SendNotice, DeliverNotice), a request to the distributor
-// (RequestCut, RequestPowerLimit, SendToDistributor). A local activity runs
-// before its workflow task is recorded; a task the server never recorded (a
-// restart, a killed worker) is run again from the history before it, and when
-// a signal came meanwhile it may take another path: the case would not know of
-// the notice or the cut request its lost attempt sent. An ordinary activity
-// is scheduled only once the task that decided it is recorded.
+// What reaches someone outside goes by callActivity instead: a request to
+// the distributor (RequestCut, RequestPowerLimit, SendToDistributor), a
+// notice's later deliveries (DeliverNotice), and a notice itself in a case
+// started before localNotices. A local activity runs before its workflow task
+// is recorded; a task the server never recorded (a restart, a killed worker)
+// is run again from the history before it, and when a signal came meanwhile
+// it may take another path: the case would not know of what its lost attempt
+// sent. An ordinary activity is scheduled only once the task that decided it
+// is recorded. A cut request, irreversible, is never sent so.
+//
+// A notice is, from localNotices on (sendNotice): the outbox keeps it under a
+// key of the case's run and step, so the task run again on the same path
+// finds it there and sends nothing twice, and on another path what the case
+// must know of its notices it asks the ledger (SettleResult.Notified: a
+// payment is confirmed to a customer who got any notice).
 //
 // A request the ledger writes is handed to the distributor by the call that
 // wrote it (RequestCut, SettleInvoice with Send): the worker's sweep sends

@@ -436,7 +436,7 @@ func TestDistributor_ReconnectionOverdueRaisesAttention(t *testing.T) {
 func TestDistributor_CasesStartedBeforeKeepTheirPath(t *testing.T) {
 	h := newHarness(t, tuesday)
 	h.setContract(businessContract())
-	h.env.OnGetVersion(localLedger, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.env.OnGetVersion(localLedger, workflow.DefaultVersion, localNotices).Return(workflow.DefaultVersion)
 	h.env.OnGetVersion(distributorATR, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	h.dist = &fakeDistributor{}
 	h.reviewAndPay()

@@ -67,7 +67,7 @@ type call struct {
 	Activity string
 	At       time.Time
 	Input    any
-	Local    bool // run as a local activity (LookupContract only)
+	Local    bool // run as a local activity (LookupContract and SendNotice only)
 }
 
 // harness runs one case in the test environment with every activity mocked.
@@ -101,6 +101,8 @@ type harness struct {
 	lookupErr  func() error
 	// lookupLocalErr, when set, fails every LookupContract run as a local activity.
 	lookupLocalErr error
+	// noticeLocalErr, when set, fails every SendNotice run as a local activity.
+	noticeLocalErr error
 	// refuseLimit, when set, answers a RequestPowerLimit with the ledger's refusal.
 	refuseLimit func(activities.LimitInput) *activities.CutRefusal
 	// settleDelay is how long SettleInvoice takes, in simulated time.
@@ -175,7 +177,14 @@ func (h *harness) mockActivities() {
 		}).Maybe()
 	env.OnActivity(a.SendNotice, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.NoticeInput) (activities.NoticeResult, error) {
-			h.record("SendNotice", in)
+			local := activity.GetInfo(ctx).IsLocalActivity
+			h.mu.Lock()
+			h.calls = append(h.calls, call{Activity: "SendNotice", At: h.env.Now(), Input: in, Local: local})
+			localErr := h.noticeLocalErr
+			h.mu.Unlock()
+			if local && localErr != nil {
+				return activities.NoticeResult{}, localErr
+			}
 			// The real activity renders the templates, so a notice the
 			// workflow cannot word (no channel, a date in a domestic
 			// WhatsApp) fails the test here.

@@ -52,6 +52,11 @@ const smvFromLimitation = "smv-from-limitation"
 // one version marker instead of one per change.
 const localLedger = "local-ledger"
 
+// localNotices is localLedger's second version: a notice is stored and
+// delivered by a local activity too, in the workflow task that decides it
+// (sendNotice). Its first version sends them by an ordinary activity.
+const localNotices workflow.Version = 2
+
 // ReturnedInvoice runs the collections process of one returned invoice, from
 // the unpaid check to the cut and the reconnection (PROCESS.md steps 1–8).
 func ReturnedInvoice(ctx workflow.Context, in Input) (Result, error) {
@@ -68,6 +73,7 @@ type invoiceCase struct {
 	in       Input
 	safe     bool // the case runs with the ledger's check (cutSafety)
 	local    bool // ledger calls run as local activities, published once per task (localLedger)
+	notify   bool // notices are sent by a local activity too (localNotices)
 	atr      bool // the case follows the distributor's answers (distributorATR)
 	cal      calendar.Calendar
 	origin   time.Time
@@ -128,7 +134,8 @@ func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
 			return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 		}
 	}
-	local := workflow.GetVersion(ctx, localLedger, workflow.DefaultVersion, 1) >= 1
+	ledger := workflow.GetVersion(ctx, localLedger, workflow.DefaultVersion, localNotices)
+	local := ledger >= 1
 	safe := local || workflow.GetVersion(ctx, cutSafety, workflow.DefaultVersion, 1) >= 1
 	atr := false
 	if safe {
@@ -141,6 +148,7 @@ func setup(ctx workflow.Context, in Input) (*invoiceCase, error) {
 		in:     in,
 		safe:   safe,
 		local:  local,
+		notify: ledger >= localNotices,
 		atr:    atr,
 		cal:    cal,
 		origin: workflow.Now(ctx),

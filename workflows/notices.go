@@ -267,7 +267,15 @@ func (c *invoiceCase) regulatoryEnd(demand time.Time) time.Time {
 // sendNotice renders a notice into the outbox and records what went out.
 func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDate, suspendFrom *time.Time) error {
 	var res activities.NoticeResult
-	err := c.callActivity(ctx, "comunicado "+kind, a.SendNotice, activities.NoticeInput{
+	send := c.callActivity
+	if c.notify {
+		// In the task that decides it, falling back to an ordinary activity
+		// (call). A task the server loses after its notice went out is run
+		// again, maybe on another path: what the case must know of its
+		// notices it asks the ledger too (settle).
+		send = c.call
+	}
+	err := send(ctx, "comunicado "+kind, a.SendNotice, activities.NoticeInput{
 		Case: c.ref(), Step: step, Kind: kind, Contract: c.contract,
 		CutDate: cutDate, SuspendFrom: suspendFrom, At: c.now(ctx),
 		NewMandate: c.st.Task == TaskNewMandate,

@@ -42,7 +42,7 @@ var guards = []struct {
 	change string
 	before func(name string) bool
 }{
-	{localLedger, func(name string) bool { return !slices.Contains(want[name].versions, localLedger) }},
+	{localLedger, func(name string) bool { return want[name].ledger < localNotices }},
 	{deliverNotices, func(name string) bool { return strings.HasSuffix(name, "_before_delivery") }},
 	{contractBeforeCut, func(name string) bool {
 		w := want[name]
@@ -93,11 +93,12 @@ var sameOnBothPaths = map[string]bool{
 type recordedPath struct {
 	Stages    []Stage
 	Signals   []string
-	Versions  []string // distinct, in order of first use
-	Cuts      int      // RequestCut activities, ordinary or local
-	Delivers  int      // DeliverNotice activities, ordinary or local, and notices delivered by SendNotice
-	Sends     int      // SendNotice activities, ordinary or local
-	Cost      cost     // what Temporal Cloud bills for it
+	Versions  []string         // distinct, in order of first use
+	Ledger    workflow.Version // the version localLedger's marker holds, if any
+	Cuts      int              // RequestCut activities, ordinary or local
+	Delivers  int              // DeliverNotice activities, ordinary or local, and notices delivered by SendNotice
+	Sends     int              // SendNotice activities, ordinary or local
+	Cost      cost             // what Temporal Cloud bills for it
 	AmountDue int64
 	Result    Result
 }
@@ -115,6 +116,9 @@ var want = map[string]struct {
 	// history holds: it took their new branch. The *_before_delivery files
 	// were recorded before the deliver-notices change.
 	versions []string
+	// ledger is the version of localLedger the case took (localNotices, or
+	// 1 for the *_before_local_notices files).
+	ledger workflow.Version
 }{
 	// Recorded with distributorATR: the cut is asked of the distributor by a
 	// B1 message and follows its answers (signal distributor): cut_requested
@@ -348,82 +352,105 @@ var want = map[string]struct {
 		stages:   []Stage{StageOnHold, StageNotice1, StagePaid},
 		signals:  []string{},
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"business_bank_our_error_paid": {
 		stages:   []Stage{StageCutScheduled, StageOnHold, StagePaid},
 		signals:  []string{},
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"business_atr_cut_reconnect": {
 		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
 		cut:      true,
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"business_atr_paid_before_the_cut": {
 		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCutCancelRequested, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalPaid, SignalDistributor},
 		uncut:    true,
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"business_atr_rejected_essential": {
 		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageOnHold, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalPaid},
 		uncut:    true,
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"business_hold_partial_reconnect": {
 		stages:   []Stage{StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
 		signals:  []string{SignalHold, SignalPaid, SignalRelease, SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
 		cut:      true,
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"domestic_partial_payment_paid": {
 		stages:   []Stage{StageNotice1, StageNotice2, StageNotice3, StagePaid},
 		signals:  []string{SignalPaid, SignalPaid},
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"domestic_protected_hold_paid": {
 		stages:   []Stage{StageNotice1, StageNotice2, StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalRelease, SignalPaid},
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"business_essential_hold_paid": {
+		// The formal demand sent and the hold taken in one workflow task:
+		// the UI's stage goes straight to on_hold.
+		stages:   []Stage{StageOnHold, StagePaid},
+		signals:  []string{SignalPaid},
+		versions: []string{localLedger},
+		ledger:   localNotices,
+	},
+	"business_essential_hold_paid_before_local_notices": {
 		stages:   []Stage{StageNotice3, StageOnHold, StagePaid},
 		signals:  []string{SignalPaid},
 		versions: []string{localLedger},
+		ledger:   1,
 	},
 	"business_essential_after_approval_paid": {
 		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StageOnHold, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalPaid},
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"needs_contact_released_paid": {
 		stages:   []Stage{StageNeedsContact, StageNotice1, StagePaid},
 		signals:  []string{SignalContactUpdated, SignalContactUpdated, SignalPaid},
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"paid_before_first_notice": {
 		stages:   []Stage{StagePaid},
 		signals:  []string{},
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"domestic_cut_reconnect": {
 		stages:   []Stage{StageNotice1, StageNotice2, StageNotice3, StageCutBlocked, StageCutScheduled, StageCutReview, StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
 		signals:  []string{SignalProofRecorded, SignalApproveCut, SignalDistributor, SignalDistributor, SignalPaid, SignalDistributor},
 		cut:      true,
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"business_paid_before_cut": {
 		stages:   []Stage{StageCutScheduled, StageCutBlocked, StageCutReview, StagePaid},
 		signals:  []string{SignalProofRecorded, SignalPaid},
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 	"business_updates_hold_cut_reconnect": {
 		stages:   []Stage{StageCutScheduled, StageOnHold, StageCutScheduled, StageCutBlocked, StageCutReview, StageCutRequested, StageCut, StageReconnectRequested, StageReconnected},
 		signals:  []string{SignalProofRecorded, SignalDistributor, SignalDistributor, SignalDistributor},
 		cut:      true,
 		versions: []string{localLedger},
+		ledger:   localNotices,
 	},
 }
 
@@ -467,6 +494,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 			}
 			if !slices.Equal(got.Versions, w.versions) {
 				t.Errorf("version markers %v, want %v", got.Versions, w.versions)
+			}
+			if got.Ledger != w.ledger {
+				t.Errorf("%s version %d, want %d", localLedger, got.Ledger, w.ledger)
 			}
 			if slices.Contains(got.Versions, localLedger) {
 				if got.Delivers < got.Sends {
@@ -658,6 +688,15 @@ func pathOf(h *historypb.History) (recordedPath, error) {
 					p.Cuts++
 				case activityName((*activities.Activities).SendNotice):
 					p.Sends++
+					// A local activity's input is not recorded: what it
+					// delivered is in its result.
+					var res activities.NoticeResult
+					if err := decode(m.GetDetails()["result"].GetPayloads(), &res); err != nil {
+						return p, fmt.Errorf("event %d: notice: %w", e.GetEventId(), err)
+					}
+					if len(res.Delivered)+len(res.Undelivered) > 0 {
+						p.Delivers++
+					}
 				case activityName((*activities.Activities).DeliverNotice):
 					p.Delivers++
 				}
@@ -669,6 +708,11 @@ func pathOf(h *historypb.History) (recordedPath, error) {
 				}
 				if !slices.Contains(p.Versions, id) {
 					p.Versions = append(p.Versions, id)
+				}
+				if id == localLedger {
+					if err := decode(m.GetDetails()["version"].GetPayloads(), &p.Ledger); err != nil {
+						return p, fmt.Errorf("event %d: version of %s: %w", e.GetEventId(), id, err)
+					}
 				}
 			}
 		case *historypb.HistoryEvent_ActivityTaskScheduledEventAttributes:
@@ -803,7 +847,8 @@ func TestLocalLedgerCases(t *testing.T) {
 			require.Zero(t, got.Cost.Ledger, "ledger calls run as ordinary activities")
 			require.Positive(t, got.Cost.Local, "no local activity")
 			require.Zero(t, got.Cost.CrowdedTasks, "workflow tasks with more than one upsert")
-			before, ok := files[name+"_before_local_ledger"]
+			base := strings.TrimSuffix(name, beforeLocalNotices)
+			before, ok := files[base+"_before_local_ledger"]
 			require.True(t, ok, "no history of the same path recorded before localLedger")
 			old, err := pathOf(readHistory(t, before))
 			require.NoError(t, err)
@@ -811,14 +856,24 @@ func TestLocalLedgerCases(t *testing.T) {
 				got.Cost.Actions, got.Cost.Tasks, got.Cost.Local, old.Cost.Actions, old.Cost.Tasks)
 			require.Less(t, got.Cost.Tasks, old.Cost.Tasks, "workflow tasks")
 			require.Less(t, got.Cost.Actions, old.Cost.Actions, "actions")
-			for _, base := range []string{"_before_distributor", "_before_cut_safety"} {
-				path, ok := files[name+base]
+			if path, ok := files[name+beforeLocalNotices]; ok {
+				// Each notice sent in the task that decides it: one task fewer a
+				// notice, and its activity an action no more than the task's
+				// local activities already cost.
+				v1, err := pathOf(readHistory(t, path))
+				require.NoError(t, err)
+				t.Logf("%s: %d actions in %d workflow tasks", beforeLocalNotices, v1.Cost.Actions, v1.Cost.Tasks)
+				require.Less(t, got.Cost.Tasks, v1.Cost.Tasks, "workflow tasks")
+				require.LessOrEqual(t, got.Cost.Actions, v1.Cost.Actions, "actions")
+			}
+			for _, suffix := range []string{"_before_distributor", "_before_cut_safety"} {
+				path, ok := files[base+suffix]
 				if !ok {
 					continue
 				}
 				b, err := pathOf(readHistory(t, path))
 				require.NoError(t, err)
-				t.Logf("%s: %d actions", base, b.Cost.Actions)
+				t.Logf("%s: %d actions", suffix, b.Cost.Actions)
 			}
 		})
 	}
@@ -831,3 +886,25 @@ func TestLocalLedgerCases(t *testing.T) {
 func took(versions []string, change string) bool {
 	return slices.Contains(versions, change) || slices.Contains(versions, localLedger)
 }
+
+// The *_before_local_notices files are the paths of the localLedger entries
+// of want recorded with its first version, each notice sent by an ordinary
+// activity; a case paid before any notice has none (its path is the same).
+func init() {
+	var names []string
+	for name, w := range want {
+		if w.ledger == localNotices && name != "paid_before_first_notice" {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		if _, ok := want[name+beforeLocalNotices]; ok {
+			continue // its own entry
+		}
+		w := want[name]
+		w.ledger = 1
+		want[name+beforeLocalNotices] = w
+	}
+}
+
+const beforeLocalNotices = "_before_local_notices"

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/elega/impagos/activities"
 	"github.com/elega/impagos/internal/calendar"
@@ -585,4 +586,86 @@ func TestLocalLedger_FallsBackToAnActivity(t *testing.T) {
 	require.NotEmpty(t, h.callsOf("SendNotice"), "the first notice did not leave")
 	require.Equal(t, StagePaid, r.Stage)
 	require.Empty(t, h.state().Attention)
+}
+
+// A case started with localNotices sends each notice by a local activity, in
+// the workflow task that decides it; one started before keeps the ordinary
+// activity it began with.
+func TestLocalNotices_SentInTheTaskThatDecidesThem(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ledger workflow.Version
+		local  bool
+	}{
+		{"localNotices", localNotices, true},
+		{"localLedger before it", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tuesday)
+			h.env.OnGetVersion(localLedger, workflow.DefaultVersion, localNotices).Return(tc.ledger)
+			h.at(madrid(2026, time.March, 12, 10, 0), func() {
+				h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-42"})
+			})
+			r := h.run(h.input())
+
+			require.Equal(t, StagePaid, r.Stage)
+			sends := h.callsOf("SendNotice")
+			require.Len(t, sends, 3, "aviso 1, aviso 2 and the payment's confirmation")
+			for _, c := range sends {
+				require.Equal(t, tc.local, c.Local, "%s", c.Input.(activities.NoticeInput).Kind)
+			}
+			require.Equal(t, []string{activities.KindAviso1, activities.KindAviso2, activities.KindPaid}, kinds(h.notices()))
+		})
+	}
+}
+
+// A notice whose local activity does not succeed within its bound is sent by
+// the ordinary activity, with the same idempotency key: the customer gets it
+// once, and the case goes on.
+func TestLocalNotices_FallBackToAnActivity(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.noticeLocalErr = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	h.at(madrid(2026, time.March, 4, 10, 0), func() {
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-43"})
+	})
+	r := h.run(h.input())
+
+	var local, ordinary []activities.NoticeInput
+	for _, c := range h.callsOf("SendNotice") {
+		if c.Local {
+			local = append(local, c.Input.(activities.NoticeInput))
+		} else {
+			ordinary = append(ordinary, c.Input.(activities.NoticeInput))
+		}
+	}
+	require.NotEmpty(t, local, "no local attempt")
+	require.Equal(t, []string{activities.KindAviso1, activities.KindPaid}, kinds(ordinary), "each notice once by the ordinary activity")
+	require.Equal(t, StagePaid, r.Stage)
+	require.Empty(t, h.state().Attention)
+	require.Len(t, h.state().Notices, 3, "aviso 1 by WhatsApp and e-mail, the confirmation by e-mail")
+}
+
+// A notice the case does not know of, because the workflow task whose local
+// activity sent it was never recorded and the task run again took another
+// path, is in the outbox: the settlement says so (Notified), and the payment
+// is confirmed as after any notice.
+func TestSettle_ConfirmsAPaymentAfterANoticeOnlyTheLedgerKnows(t *testing.T) {
+	for _, notified := range []bool{true, false} {
+		t.Run(fmt.Sprintf("notified %v", notified), func(t *testing.T) {
+			h := newHarness(t, tuesday)
+			h.ledgerPaid = testAmount // paid at the check, before the case sent anything
+			h.setSettle(func(activities.SettleInput) activities.SettleResult {
+				return activities.SettleResult{Notified: notified}
+			})
+			r := h.run(h.input())
+
+			require.Equal(t, StagePaid, r.Stage)
+			if notified {
+				require.Equal(t, []string{activities.KindPaid}, kinds(h.notices()))
+				require.Len(t, h.callsOf("LookupContract"), 1, "the contract read for the confirmation")
+			} else {
+				require.Empty(t, h.notices(), "paid before anything was sent: nothing to confirm")
+			}
+		})
+	}
 }

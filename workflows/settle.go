@@ -64,13 +64,22 @@ func (c *invoiceCase) settle(ctx workflow.Context) error {
 		what = "pagada; el suministro sigue cortado por: " + strings.Join(res.StillOpen, ", ")
 	}
 	c.setStage(ctx, StagePaid, what, "")
-	if len(c.st.Notices) == 0 {
+	if len(c.st.Notices) == 0 && !res.Notified {
 		// Paid before anything was sent: nothing to confirm (PROCESS step 1).
+		// The ledger is asked too: a notice sent by a local activity of a
+		// workflow task the server lost is in the outbox, not in the case.
 		return nil
 	}
 	if silent {
 		c.event(ctx, "confirmación de pago no enviada: la devolución fue un error nuestro", "")
 		return nil
+	}
+	if len(c.st.Notices) == 0 && !c.contract.Found {
+		// The notice only the ledger knows of was the first: the contract,
+		// read for it, is read again for the confirmation's channels.
+		if err := c.lookupContract(ctx); err != nil {
+			return err
+		}
 	}
 	return c.sendNotice(ctx, "pago", activities.KindPaid, nil, nil)
 }

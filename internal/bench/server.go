@@ -50,8 +50,7 @@ func startDevServer(ctx context.Context, cli, dir string) (*devServer, error) {
 	}
 	s := &devServer{address: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{}), stopping: make(chan struct{})}
 	s.cmd = exec.Command(cli, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--namespace", Namespace, "--log-level", "error",
-		"--dynamic-config-value", "system.enableActivityEagerExecution=true")
+		"--namespace", Namespace, "--log-level", "error")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

@@ -411,6 +411,10 @@ func (s *Store) Settle(ctx context.Context, in activities.SettleInput) (activiti
 				return err
 			}
 		}
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE invoice = $1 AND run_id = $2)`,
+			c.Invoice, c.RunID).Scan(&res.Notified); err != nil {
+			return err
+		}
 		var status string
 		var cutID *int64
 		err := tx.QueryRow(ctx, `SELECT status, settled_cut_id FROM invoices WHERE invoice = $1 FOR UPDATE`,

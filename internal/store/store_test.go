@@ -361,6 +361,32 @@ func TestSettleWithoutCut(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
+// A settlement says whether the outbox holds a notice of this run of the
+// case, whatever the case knows of it: one sent by a workflow task the server
+// lost counts. Another run's notices do not.
+func TestSettleSaysWhetherTheRunSentANotice(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	c := ref("F-1", "ES0021000000000001JN")
+	open(t, s, c)
+	before := c
+	before.RunID = "run-0"
+	_, err := s.PutOutbox(ctx, before, []activities.OutboxMessage{{Key: "impago-F-1/run-0/aviso_1/email", Kind: "aviso_1",
+		Channel: activities.ChannelEmail, Recipient: "ana@example.com", At: day(2025, 3, 12, 9)}})
+	require.NoError(t, err)
+	res, err := s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: day(2025, 3, 20, 9)})
+	require.NoError(t, err)
+	require.False(t, res.Notified, "a notice of another run")
+
+	_, err = s.PutOutbox(ctx, c, []activities.OutboxMessage{{Key: "impago-F-1/run-1/aviso_1/email", Kind: "aviso_1",
+		Channel: activities.ChannelEmail, Recipient: "ana@example.com", At: day(2025, 3, 13, 9)}})
+	require.NoError(t, err)
+	res, err = s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: day(2025, 3, 20, 9)})
+	require.NoError(t, err)
+	require.True(t, res.Notified)
+}
+
 // An invoice of the supply point that has not reached its own cut does not
 // keep the supply cut once the invoices of the cut are paid.
 func TestSettleKeepsTheCutWhileAnyInvoiceOfTheSupplyPointIsOpen(t *testing.T) {
