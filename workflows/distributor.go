@@ -32,6 +32,14 @@ const cutHeardOnRelease = "cut-heard-on-release"
 // from the ledger before they follow the 03.
 const cutReadOnReconnect = "cut-read-on-reconnect"
 
+// cutReadOnCancel is the change id of the cases that, when the distributor
+// accepts the cancellation of their cut, read the cut request from the ledger
+// before they close as never cut: a 05 the case was never told of (the
+// distributor cut before it read the cancellation, and the worker stopped
+// before it told the case) makes the acceptance a reconnection. Cases started
+// with localNotices take it without a marker.
+const cutReadOnCancel = "cut-read-on-cancel"
+
 // onDistributor takes an answer of the distributor, once per answer.
 func (c *invoiceCase) onDistributor(ctx workflow.Context, s activities.DistributorAnswer) {
 	if c.answersSeen[s.MessageID] {
@@ -320,6 +328,16 @@ func (c *invoiceCase) release(ctx workflow.Context, res activities.SettleResult,
 			c.st.NextAction, c.st.NextActionAt = "", nil
 			if strings.HasPrefix(c.st.Attention, "la distribuidora") || strings.HasPrefix(c.st.Attention, "reconexión") {
 				c.clearAttention(ctx, "la distribuidora aceptó")
+			}
+			if c.st.Stage == StageCutCancelRequested && c.st.Request != nil && c.st.Request.Status != activities.RequestExecuted &&
+				(c.notify || workflow.GetVersion(ctx, cutReadOnCancel, workflow.DefaultVersion, 1) >= 1) {
+				var cut activities.DistributorState
+				if err := c.call(ctx, "¿corte ejecutado?", a.DistributorRequest, activities.RequestInput{Case: c.ref(), RequestID: c.st.Request.RequestID}, &cut); err != nil {
+					return err
+				}
+				if cut.Status == activities.RequestExecuted && c.takeState(ctx, cut, "") {
+					continue // cutHeard makes the acceptance the reconnection
+				}
 			}
 			if c.st.Stage == StageCutCancelRequested {
 				c.setStage(ctx, StagePaid, "la distribuidora anuló la solicitud de corte: no se cortó", "distribuidora")

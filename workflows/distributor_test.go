@@ -25,6 +25,7 @@ type fakeDistributor struct {
 	executeOn     *time.Time    // the FechaActivacion to report; nil: the planned day
 	executeAnyway bool          // executes the cut even after a cancellation
 	unreachable   bool          // takes nothing handed over with the ledger's write (Send)
+	untold        bool          // its 05 reaches the ledger but never the case, nor with another answer
 
 	cutReq      *activities.DistributorState
 	release     *activities.DistributorState
@@ -84,7 +85,7 @@ func (h *harness) answer(step, kind string, date time.Time, req *activities.Dist
 	req.Answer = d.msg
 	s := activities.DistributorAnswer{MessageID: d.msg, File: "B1_" + step + "_" + req.Code + "_01.xml", Step: step, Kind: kind,
 		Date: date, Request: *req}
-	if req.Kind != activities.RequestCut {
+	if req.Kind != activities.RequestCut && !d.untold {
 		cut := *d.cutReq
 		s.Cut = &cut
 	}
@@ -126,7 +127,9 @@ func (h *harness) distributorAnswers(d *fakeDistributor) {
 					day = *d.executeOn
 				}
 				r.Status, r.ExecutedOn, d.executed = activities.RequestExecuted, &day, true
-				h.answer("05", "activated", day, r)
+				if !d.untold {
+					h.answer("05", "activated", day, r)
+				}
 			}
 		}
 		if r := d.release; r != nil && !d.silentRelease && r.Status == activities.RequestSent &&
@@ -265,6 +268,30 @@ func TestDistributor_CutBeforeTheCancellationWasReadIsReconnected(t *testing.T) 
 	require.Equal(t, []Stage{StageChecking, StageCutScheduled, StageCutReview, StageCutRequested, StageCutCancelRequested,
 		StageReconnectRequested, StageReconnected}, stages(st))
 	require.Len(t, h.noticesOf(activities.KindReconnected), 1)
+}
+
+// The distributor cut before it read the cancellation, and neither its 05 nor
+// the cut's state with its acceptance of the 03 reached the case (the worker
+// recorded them and stopped before it told the case): the case reads the cut
+// request from the ledger before it closes as never cut, and the acceptance
+// is the reconnection.
+func TestDistributor_ACutNeverToldIsReadBeforeClosingAsNotCut(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract())
+	h.distributorAnswers(&fakeDistributor{acceptAfter: 5 * time.Hour, activateAfter: 30 * time.Hour, executeAnyway: true, untold: true})
+	h.approveAndPayWhen(func(st State) bool {
+		return st.Stage == StageCutRequested && st.Request != nil && st.Request.Status == activities.RequestAccepted
+	})
+	r := h.run(h.input())
+
+	require.Equal(t, StageReconnected, r.Stage)
+	require.NotNil(t, r.CutAt)
+	require.NotEmpty(t, inputs[activities.RequestInput](h, "DistributorRequest"), "the cut read from the ledger")
+	st := h.state()
+	require.Equal(t, []Stage{StageChecking, StageCutScheduled, StageCutReview, StageCutRequested, StageCutCancelRequested,
+		StageReconnectRequested, StageReconnected}, stages(st))
+	require.Len(t, h.noticesOf(activities.KindReconnected), 1)
+	require.Empty(t, h.noticesOf(activities.KindPaid))
 }
 
 // A rejection for a protected supply (table 27, e.g. 32 essential supply):

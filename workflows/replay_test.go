@@ -44,6 +44,10 @@ var guards = []struct {
 }{
 	{localLedger, func(name string) bool { return want[name].ledger < localNotices }},
 	{deliverNotices, func(name string) bool { return strings.HasSuffix(name, "_before_delivery") }},
+	{cutReadOnCancel, func(name string) bool {
+		w := want[name]
+		return w.ledger < localNotices && slices.Contains(w.stages, StageCutCancelRequested) && !w.cut
+	}},
 	{contractBeforeCut, func(name string) bool {
 		w := want[name]
 		return w.cut && !took(w.versions, contractBeforeCut) && !took(w.versions, cutSafety)

@@ -482,9 +482,14 @@ func TestReproduction_TheCutAndTheCancellationReadAtOneLook(t *testing.T) {
 // the customer paid, the ledger asked for the reconnection, and the case
 // ended reconnected with no cut (I5). It now reads the cut from the ledger
 // when the ledger asks for a reconnection it had not heard the cut of.
+// Seed 503374529: paid after the distributor's 02, the case asked for the
+// cancellation; the distributor had cut the day before it read it, its 05
+// and then its acceptance of the 03 never reached the case, which read the
+// acceptance from the ledger at its bound and ended paid, "not cut" (I6). It
+// now reads the cut request too before it closes as never cut.
 func TestReproduction_SeedsThatFailed(t *testing.T) {
 	db := openLedger(t)
-	for _, seed := range []uint64{102835335} {
+	for _, seed := range []uint64{102835335, 503374529} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { play(t, db, seed) })
 	}
 }
