@@ -230,6 +230,10 @@ type SettleResult struct {
 	// case: one sent by a workflow task the server never recorded counts,
 	// though the case does not know of it.
 	Notified bool `json:"notified,omitempty"`
+	// Unsent are the e-mails of this run's notices still pending or left
+	// sending by an attempt cut short: one a lost workflow task stored, which
+	// the case never follows, is among them.
+	Unsent []int64 `json:"unsent,omitempty"`
 }
 
 // OutboxItem is an outbox row as delivery sees it.

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -668,4 +669,34 @@ func TestSettle_ConfirmsAPaymentAfterANoticeOnlyTheLedgerKnows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// E-mails of its run the case does not know of, still pending or left
+// sending by an attempt cut short (a workflow task the server lost stored and
+// claimed them), are delivered when it settles, before it closes; those it
+// knows of are its own deliveries' to follow.
+func TestSettle_DeliversTheEmailsOfNoticesOnlyTheLedgerKnows(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract())
+	h.setSettle(func(activities.SettleInput) activities.SettleResult {
+		return activities.SettleResult{Notified: true, Unsent: []int64{9001, 9002, 1}}
+	})
+	h.at(madrid(2026, time.March, 4, 10, 0), func() {
+		h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: testAmount, Reference: "TRF-44"})
+	})
+	r := h.run(h.input())
+
+	require.Equal(t, StagePaid, r.Stage)
+	var lost []activities.DeliverInput
+	h.mu.Lock()
+	for _, d := range h.deliveries {
+		if slices.Contains(d.OutboxIDs, 9001) {
+			lost = append(lost, d)
+		}
+	}
+	h.mu.Unlock()
+	require.Len(t, lost, 1, "one DeliverNotice for the e-mails the case did not know of")
+	require.Equal(t, []int64{9001, 9002}, lost[0].OutboxIDs, "outbox #1 is the case's own cut letter")
+	require.Equal(t, int64(1), h.state().Notices[0].OutboxID)
+	require.Len(t, h.noticesOf(activities.KindPaid), 1)
 }

@@ -46,6 +46,7 @@ func (c *invoiceCase) settle(ctx workflow.Context) error {
 		return err
 	}
 	c.st.NextAction, c.st.NextActionAt = "", nil
+	c.deliverUnknown(ctx, res.Unsent)
 	if c.atr && res.Request != nil {
 		// The ledger asked the distributor to cancel the cut or restore the
 		// supply (B1 03): the case follows it to the distributor's answer.
@@ -92,4 +93,31 @@ func (c *invoiceCase) reconnectBy(paidAt time.Time) time.Time {
 		return due
 	}
 	return time.Date(due.Year(), due.Month(), due.Day(), 23, 59, 59, 0, calendar.Madrid)
+}
+
+// deliverUnknown delivers the e-mails of notices the case does not know of,
+// still pending or left sending: a workflow task the server lost stored them
+// by a local activity, maybe claimed one for the provider and stopped, and
+// the task run again took another path. DeliverNotice settles each as it
+// settles any e-mail cut short (the provider's event, or sent again), while
+// the case closes: it does not end before the delivery answers (close).
+func (c *invoiceCase) deliverUnknown(ctx workflow.Context, unsent []int64) {
+	known := map[int64]bool{}
+	for _, n := range c.st.Notices {
+		known[n.OutboxID] = true
+	}
+	var ids []int64
+	for _, id := range unsent {
+		if !known[id] {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	c.delivering++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { c.delivering-- }()
+		_ = c.deliver(ctx, "avisos de un intento perdido", ids)
+	})
 }

@@ -415,9 +415,22 @@ func (s *Store) Settle(ctx context.Context, in activities.SettleInput) (activiti
 			c.Invoice, c.RunID).Scan(&res.Notified); err != nil {
 			return err
 		}
+		unsent, err := tx.Query(ctx, `
+			SELECT id FROM outbox
+			WHERE invoice = $1 AND run_id = $2 AND status IN ('pending', 'sending') AND channel IN ($3, $4)
+			ORDER BY id`, c.Invoice, c.RunID, activities.ChannelEmail, activities.ChannelCertified)
+		if err != nil {
+			return err
+		}
+		if res.Unsent, err = pgx.CollectRows(unsent, pgx.RowTo[int64]); err != nil {
+			return err
+		}
+		if len(res.Unsent) == 0 {
+			res.Unsent = nil
+		}
 		var status string
 		var cutID *int64
-		err := tx.QueryRow(ctx, `SELECT status, settled_cut_id FROM invoices WHERE invoice = $1 FOR UPDATE`,
+		err = tx.QueryRow(ctx, `SELECT status, settled_cut_id FROM invoices WHERE invoice = $1 FOR UPDATE`,
 			c.Invoice).Scan(&status, &cutID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("invoice %s: %w", c.Invoice, ErrNotFound)

@@ -385,6 +385,14 @@ func TestSettleSaysWhetherTheRunSentANotice(t *testing.T) {
 	res, err = s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: day(2025, 3, 20, 9)})
 	require.NoError(t, err)
 	require.True(t, res.Notified)
+	require.Len(t, res.Unsent, 1, "the run's e-mail, still pending")
+
+	_, err = s.PutOutbox(ctx, c, []activities.OutboxMessage{{Key: "impago-F-1/run-1/aviso_1/whatsapp", Kind: "aviso_1",
+		Channel: activities.ChannelWhatsApp, Recipient: "+34600000000", At: day(2025, 3, 13, 9)}})
+	require.NoError(t, err)
+	res, err = s.Settle(ctx, activities.SettleInput{Case: c, PaidAt: day(2025, 3, 20, 9)})
+	require.NoError(t, err)
+	require.Len(t, res.Unsent, 1, "a WhatsApp message is the collections team's to send, not the provider's")
 }
 
 // An invoice of the supply point that has not reached its own cut does not
