@@ -38,8 +38,10 @@ import (
 // A notice is, from localNotices on (sendNotice): the outbox keeps it under a
 // key of the case's run and step, so the task run again on the same path
 // finds it there and sends nothing twice, and on another path what the case
-// must know of its notices it asks the ledger (SettleResult.Notified: a
-// payment is confirmed to a customer who got any notice).
+// must know of its notices it asks the ledger when it settles
+// (SettleResult.Notified: a payment is confirmed to a customer who got any
+// notice; SettleResult.Unsent: the e-mails a lost task stored or left
+// sending are delivered before the case closes).
 //
 // A request the ledger writes is handed to the distributor by the call that
 // wrote it (RequestCut, SettleInvoice with Send): the worker's sweep sends
