@@ -457,6 +457,18 @@ func (h *harness) reviewAndPayEvery(step time.Duration) {
 	})
 }
 
+// localAndOrdinary splits the inputs of one activity's calls by how they ran.
+func localAndOrdinary[T any](h *harness, activity string) (local, ordinary []T) {
+	for _, c := range h.callsOf(activity) {
+		if c.Local {
+			local = append(local, c.Input.(T))
+		} else {
+			ordinary = append(ordinary, c.Input.(T))
+		}
+	}
+	return local, ordinary
+}
+
 func (h *harness) callsOf(activity string) []call {
 	var out []call
 	for _, c := range h.calls {

@@ -309,17 +309,21 @@ func (c *invoiceCase) sendNotice(ctx workflow.Context, step, kind string, cutDat
 		if len(res.Undelivered) == 0 {
 			return nil
 		}
-		// What the provider did not take goes on while the case waits for
-		// its next step: its answer changes only the notices' status, and
-		// the case does not close before it comes (close).
-		c.delivering++
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer func() { c.delivering-- }()
-			_ = c.deliver(ctx, kind, res.Undelivered)
-		})
+		c.deliverLater(ctx, kind, res.Undelivered)
 		return nil
 	}
 	return c.deliver(ctx, kind, ids)
+}
+
+// deliverLater delivers e-mails while the case waits for its next step: the
+// answer changes only the notices' status, and the case does not close
+// before it comes (close).
+func (c *invoiceCase) deliverLater(ctx workflow.Context, kind string, ids []int64) {
+	c.delivering++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { c.delivering-- }()
+		_ = c.deliver(ctx, kind, ids)
+	})
 }
 
 // deliver sends the e-mails of a notice. The provider's temporary failures are

@@ -574,16 +574,9 @@ func TestLocalLedger_FallsBackToAnActivity(t *testing.T) {
 	})
 	r := h.run(h.input())
 
-	var local, ordinary int
-	for _, c := range h.callsOf("LookupContract") {
-		if c.Local {
-			local++
-		} else {
-			ordinary++
-		}
-	}
-	require.Positive(t, local, "no local attempt")
-	require.Positive(t, ordinary, "no ordinary activity after the local one failed")
+	local, ordinary := localAndOrdinary[activities.LookupInput](h, "LookupContract")
+	require.Positive(t, len(local), "no local attempt")
+	require.Positive(t, len(ordinary), "no ordinary activity after the local one failed")
 	require.NotEmpty(t, h.callsOf("SendNotice"), "the first notice did not leave")
 	require.Equal(t, StagePaid, r.Stage)
 	require.Empty(t, h.state().Attention)
@@ -631,14 +624,7 @@ func TestLocalNotices_FallBackToAnActivity(t *testing.T) {
 	})
 	r := h.run(h.input())
 
-	var local, ordinary []activities.NoticeInput
-	for _, c := range h.callsOf("SendNotice") {
-		if c.Local {
-			local = append(local, c.Input.(activities.NoticeInput))
-		} else {
-			ordinary = append(ordinary, c.Input.(activities.NoticeInput))
-		}
-	}
+	local, ordinary := localAndOrdinary[activities.NoticeInput](h, "SendNotice")
 	require.NotEmpty(t, local, "no local attempt")
 	require.Equal(t, []string{activities.KindAviso1, activities.KindPaid}, kinds(ordinary), "each notice once by the ordinary activity")
 	require.Equal(t, StagePaid, r.Stage)

@@ -112,12 +112,7 @@ func (c *invoiceCase) deliverUnknown(ctx workflow.Context, unsent []int64) {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
-		return
+	if len(ids) > 0 {
+		c.deliverLater(ctx, "avisos de un intento perdido", ids)
 	}
-	c.delivering++
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		defer func() { c.delivering-- }()
-		_ = c.deliver(ctx, "avisos de un intento perdido", ids)
-	})
 }
