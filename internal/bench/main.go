@@ -83,7 +83,8 @@ type sizes struct {
 	// starts is how many cases (and as many no-op workflows) figure 2 starts;
 	// they stay open and are the other cases of figures 4 and 6.
 	starts int
-	// cutCases is how many cut cases figure 4 pays, one at a time.
+	// cutCases is how many cut cases figure 4 pays, one at a time: two
+	// thirds paced, a third back to back.
 	cutCases int
 	// openCases is how many cases are asleep when figure 6 reads the worker's memory.
 	openCases int
@@ -98,8 +99,8 @@ type sizes struct {
 }
 
 var scales = map[string]sizes{
-	"full":  {"full", 100_000, 2_000, 100, 5_000, 100_000, "demo", 20_000},
-	"small": {"small", 10_000, 200, 20, 500, 10_000, "fast", 2_000},
+	"full":  {"full", 100_000, 2_000, 150, 5_000, 100_000, "demo", 20_000},
+	"small": {"small", 10_000, 200, 30, 500, 10_000, "fast", 2_000},
 }
 
 // maxRuntime stops a run that hangs: about three times what a full run takes.
