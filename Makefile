@@ -23,7 +23,7 @@ TEST_TIMEOUT ?= 30m
 UI_URL := http://localhost:$${TEMPORAL_UI_PORT:-8233}
 
 .PHONY: help up down status run test test-long test-unit test-faults lint build clean worker-start worker-stop tools
-.PHONY: cluster-up cluster-down test-cluster
+.PHONY: cluster-up cluster-down test-cluster bench-cluster
 
 # A multi-process Temporal cluster on the stack's Postgres (.ci/cluster/cluster).
 CLUSTER := .ci/cluster/cluster
@@ -134,3 +134,8 @@ BENCH_FLAGS ?=
 bench: ## Measure speed and cost on this machine (BENCH_SCALE=small|full); after make up.
 	go build -o $(BIN)/impagos-bench ./internal/bench
 	$(STACK_ENV) && $(BIN)/impagos-bench -scale $(BENCH_SCALE) -doc docs/benchmarks.md $(BENCH_FLAGS)
+
+bench-cluster: cluster-up ## Figure 7, the bad month, on the cluster: its five server processes and its database role measured.
+	go build -o $(BIN)/impagos-bench ./internal/bench
+	$(CLUSTER_ENV) && $(BIN)/impagos-bench -scale $(BENCH_SCALE) -only 7 -temporal stack \
+		-server-pids "$$($(CLUSTER) server-pids)" -server-db-user "$${CLUSTER_DB_USER:-temporal}" $(BENCH_FLAGS)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +53,10 @@ type bench struct {
 	machine machine
 	res     *results
 	server  *devServer // nil on the stack's server
-	load    *loadSampler
+	// procs are the server's processes the bench measures: its own dev
+	// server, or those -server-pids names; none otherwise.
+	procs []serverProc
+	load  *loadSampler
 
 	mu      sync.Mutex
 	drops   []func() error // isolated schemas to drop
@@ -117,8 +121,19 @@ func newBench(ctx context.Context, cancel context.CancelFunc, opts options) (_ *
 	b.machine = describeMachine(ctx, b.cfg.DatabaseURL, b.c)
 	if b.server != nil {
 		b.machine.temporal += ", dev server of the bench (SQLite in memory)"
+		b.procs = []serverProc{{name: "temporal", pid: b.server.cmd.Process.Pid}}
 	} else {
 		b.machine.temporal += " at " + envOr("TEMPORAL_ADDRESS", "localhost:7233")
+		if b.procs, err = serverProcs(opts.serverPIDs); err != nil {
+			return nil, err
+		}
+		if len(b.procs) > 0 {
+			names := make([]string, len(b.procs))
+			for i, p := range b.procs {
+				names[i] = p.name
+			}
+			b.machine.temporal += fmt.Sprintf(", %d processes measured (%s)", len(b.procs), strings.Join(names, ", "))
+		}
 	}
 	progress("machine: %s", b.machine.summary())
 	return b, nil
@@ -169,14 +184,52 @@ func (b *bench) close() error {
 	return errors.Join(errs...)
 }
 
-// serverCPU is the CPU time the bench's own Temporal server has used, 0 on
-// the stack's server.
-func (b *bench) serverCPU() float64 {
-	if b.server == nil {
-		return 0
+// serverProc is a process of the Temporal server the bench measures.
+type serverProc struct {
+	name string
+	pid  int
+}
+
+// serverProcs reads -server-pids: pid files (named after their process) or
+// pids, separated by commas. Each must be a running process.
+func serverProcs(list string) ([]serverProc, error) {
+	var procs []serverProc
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p := serverProc{name: strings.TrimSuffix(filepath.Base(f), ".pid")}
+		text := f
+		if _, err := strconv.Atoi(f); err != nil {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("-server-pids: %w", err)
+			}
+			text = strings.TrimSpace(string(b))
+		}
+		pid, err := strconv.Atoi(text)
+		if err != nil {
+			return nil, fmt.Errorf("-server-pids: %s holds %q, not a pid", f, text)
+		}
+		if _, err := cpuSeconds(pid); err != nil {
+			return nil, fmt.Errorf("-server-pids: %s: process %d is not running", f, pid)
+		}
+		p.pid = pid
+		procs = append(procs, p)
 	}
-	t, _ := cpuSeconds(b.server.cmd.Process.Pid)
-	return t
+	return procs, nil
+}
+
+// measuresServer reports whether the bench can read the server's CPU and
+// memory: its own dev server, or the processes -server-pids names.
+func (b *bench) measuresServer() bool { return len(b.procs) > 0 }
+
+// serverCPU is the CPU time the server's processes have used, 0 when the
+// bench does not measure the server.
+func (b *bench) serverCPU() float64 {
+	var sum float64
+	for _, p := range b.procs {
+		t, _ := cpuSeconds(p.pid)
+		sum += t
+	}
+	return sum
 }
 
 func (b *bench) stopServer() error {

@@ -101,7 +101,7 @@ func (b *bench) firstNoticeRounds(ctx context.Context, w *workerProc, queue stri
 		for _, step := range steps {
 			switch step {
 			case "noop":
-				if b.server == nil { // no server CPU to read on the stack's
+				if !b.measuresServer() { // no server CPU to read
 					continue
 				}
 				k := max(hi-lo, minNoopBatch)
@@ -179,7 +179,7 @@ func (b *bench) addFirstNoticeRatio(rounds []firstNoticeRound) {
 // addServerCaseRatio adds server_cpu_case_ratio: the server's CPU per case to
 // its first sleep over its CPU per no-op start, the median of the rounds'.
 func (b *bench) addServerCaseRatio(rounds []firstNoticeRound) {
-	if len(rounds) == 0 || b.server == nil {
+	if len(rounds) == 0 || !b.measuresServer() {
 		return
 	}
 	var each []float64

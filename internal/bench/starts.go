@@ -69,7 +69,7 @@ func (b *bench) startFigure(ctx context.Context) error {
 	b.res.add(figure{fig: "2", name: "start_per_s", value: rate, unit: "starts/s"})
 	b.res.add(figure{fig: "2", name: "start_baseline_per_s", value: base, unit: "starts/s"})
 	b.res.addTarget(figure{fig: "2", name: "start_ratio", value: ratio(rate, base), unit: "ratio", digits: 3}, 0.9, true)
-	if b.server != nil {
+	if b.measuresServer() {
 		b.res.note("figure 2: the server spent %.2f ms of CPU per case started, %.2f ms per no-op workflow",
 			serverCPU[0]*1000/float64(n), serverCPU[1]*1000/float64(n))
 	}

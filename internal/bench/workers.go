@@ -328,7 +328,7 @@ func (b *bench) workerMemory(ctx context.Context, w *workerProc, queue string, m
 	if n := float64(len(more)); n > 0 {
 		b.res.add(figure{fig: "6", name: "worker_cpu_ms_per_case", value: cost.worker * 1000 / n, unit: "ms", digits: 1})
 		b.res.add(figure{fig: "6", name: "database_cpu_ms_per_case", value: cost.db * 1000 / n, unit: "ms", digits: 1})
-		if b.server != nil {
+		if b.measuresServer() {
 			b.res.add(figure{fig: "6", name: "server_cpu_ms_per_case", value: cost.server * 1000 / n, unit: "ms", digits: 1})
 		}
 	}
