@@ -135,7 +135,7 @@ bench: ## Measure speed and cost on this machine (BENCH_SCALE=small|full); after
 	go build -o $(BIN)/impagos-bench ./internal/bench
 	$(STACK_ENV) && $(BIN)/impagos-bench -scale $(BENCH_SCALE) -doc docs/benchmarks.md $(BENCH_FLAGS)
 
-bench-cluster: cluster-up ## Figure 7, the bad month, on the cluster: its five server processes and its database role measured.
+bench-cluster: cluster-up ## Figure 7, the bad month, on the cluster: its five server processes measured.
 	go build -o $(BIN)/impagos-bench ./internal/bench
 	$(CLUSTER_ENV) && $(BIN)/impagos-bench -scale $(BENCH_SCALE) -only 7 -temporal stack \
-		-server-pids "$$($(CLUSTER) server-pids)" -server-db-user "$${CLUSTER_DB_USER:-temporal}" $(BENCH_FLAGS)
+		-server-pids "$$($(CLUSTER) server-pids)" $(BENCH_FLAGS)

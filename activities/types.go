@@ -138,6 +138,10 @@ type StageInput struct {
 	Detail string    `json:"detail"`
 	Actor  string    `json:"actor"`
 	At     time.Time `json:"at"`
+	// Seq is the stage's number among those the run recorded, from 1: with
+	// the run, it makes the audit line once when a workflow task is run
+	// again at a later time. 0 in inputs from before it, keyed by At.
+	Seq int `json:"seq,omitempty"`
 }
 
 // PaymentInput records a payment in the ledger.

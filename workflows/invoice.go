@@ -81,6 +81,10 @@ type invoiceCase struct {
 	logger   log.Logger
 	st       State
 	contract activities.Contract
+	// stages counts the stages this run recorded in the ledger: a task run
+	// again after the server lost it counts them the same way, whatever its
+	// clock reads, so the ledger writes each audit line once.
+	stages int
 
 	pending         []Payment // payments received by signal and not yet in the ledger
 	recording       int       // payments an update is writing to the ledger now
@@ -385,8 +389,9 @@ func (c *invoiceCase) supplyCalendar() calendar.Calendar {
 }
 
 func (c *invoiceCase) recordStage(ctx workflow.Context, detail, actor string) error {
+	c.stages++
 	return c.call(ctx, "etapa "+string(c.st.Stage), a.RecordStage, activities.StageInput{
-		Case: c.ref(), Detail: detail, Actor: actor, At: c.now(ctx),
+		Case: c.ref(), Detail: detail, Actor: actor, At: c.now(ctx), Seq: c.stages,
 	}, nil)
 }
 

@@ -935,6 +935,46 @@ func TestPaymentAfterCut_Reconnects(t *testing.T) {
 	})
 }
 
+// Every stage the case records carries its number in the run, 1, 2, 3...:
+// the ledger's audit line of a stage is keyed by it, so a workflow task run
+// again after the server lost it, at a later time, writes it once
+// (store.RecordStage).
+func TestRecordStage_NumbersTheStagesOfTheRun(t *testing.T) {
+	h := newHarness(t, tuesday)
+	h.setContract(businessContract())
+	holds := 0
+	h.watch(time.Hour, func(st State) bool {
+		switch st.Stage {
+		case StageCutReview:
+			if holds < 2 { // the same hold twice: two stages alike, two lines
+				holds++
+				h.env.SignalWorkflow(SignalHold, HoldSignal{Reason: "el cliente dice que ha pagado", By: "rocio"})
+			} else {
+				h.env.SignalWorkflow(SignalApproveCut, ApproveCutSignal{By: "rocio"})
+			}
+		case StageOnHold:
+			h.env.SignalWorkflow(SignalRelease, ReleaseSignal{By: "rocio"})
+		case StageCut:
+			h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: st.AmountDueCents, Reference: "TRF-7"})
+			return true
+		}
+		return false
+	})
+	r := h.run(h.input())
+	require.Equal(t, StageReconnected, r.Stage)
+
+	recorded := inputs[activities.StageInput](h, "RecordStage")
+	var held []int
+	for i, in := range recorded {
+		require.Equal(t, i+1, in.Seq, "stage %d (%s) of the run", i+1, in.Case.Stage)
+		if in.Case.Stage == string(StageOnHold) {
+			held = append(held, in.Seq)
+		}
+	}
+	require.Len(t, held, 2, "stages recorded: %+v", recorded)
+	require.NotEqual(t, held[0], held[1])
+}
+
 // PROCESS step 1: an invoice already paid closes at once, with no notice.
 func TestPaidBeforeFirstNotice_ClosesWithoutNotice(t *testing.T) {
 	for _, paid := range []int64{testAmount, testAmount + 500} {

@@ -150,12 +150,10 @@ func runChild(ctx context.Context, a childArgs) (res childResult, maxRSSKB int64
 func childApp(what string) string { return "impagos-bench-" + what }
 
 // cpuMeter measures the CPU time of a child and of the database backends
-// whose application_name is the child's (or, for the server's, whose role is
-// user).
+// whose application_name is the child's.
 type cpuMeter struct {
 	conn  *pgx.Conn // connected under another name, so it does not count itself
 	app   string
-	user  string
 	self0 float64
 	db0   map[int32]float64
 }
@@ -174,23 +172,6 @@ func startMeter(ctx context.Context, dsn, what string) (*cpuMeter, error) {
 	return m, nil
 }
 
-// startServerDBMeter measures the backends of the Temporal server's database
-// role, in the PostgreSQL of dsn. Backends that end between two readings
-// (the server's pools keep theirs) are not counted.
-func startServerDBMeter(ctx context.Context, dsn, user string) (*cpuMeter, error) {
-	m, err := startMeter(ctx, dsn, "server-db")
-	if err != nil {
-		return nil, err
-	}
-	m.user = user
-	m.db0 = m.backends(ctx)
-	if len(m.db0) == 0 {
-		m.close()
-		return nil, fmt.Errorf("-server-db-user %s: no backend of that role in the database of the bench, or none readable on this machine", user)
-	}
-	return m, nil
-}
-
 // read records in res the CPU seconds used since the meter started: by this
 // process and by the database backends of its connections, which must still
 // be open.
@@ -206,11 +187,7 @@ func (m *cpuMeter) read(ctx context.Context, res *childResult) {
 // another machine counts as none.
 func (m *cpuMeter) backends(ctx context.Context) map[int32]float64 {
 	out := map[int32]float64{}
-	query, arg := "SELECT pid FROM pg_stat_activity WHERE application_name = $1", m.app
-	if m.user != "" {
-		query, arg = "SELECT pid FROM pg_stat_activity WHERE usename = $1", m.user
-	}
-	rows, err := m.conn.Query(ctx, query, arg)
+	rows, err := m.conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", m.app)
 	if err != nil {
 		return out
 	}

@@ -119,6 +119,79 @@ func mb(kb int64) float64 { return float64(kb) / 1024 }
 // on every Linux the bench runs on.
 const clockTicks = 100
 
+// postgresCPU is the CPU time the whole PostgreSQL server of conn has used
+// so far, on this machine: the postmaster, every live process it started
+// (backends, autovacuum, the writers) and, through the postmaster's children
+// times, every one that ended. A database on another machine reads as an
+// error.
+func postgresCPU(ctx context.Context, conn *pgx.Conn) (float64, error) {
+	var backend int
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		return 0, err
+	}
+	f, err := statFields(backend)
+	if err != nil {
+		return 0, fmt.Errorf("the database's processes are not on this machine: %w", err)
+	}
+	postmaster, err := strconv.Atoi(f[1]) // ppid, field 4 of the file
+	if err != nil {
+		return 0, err
+	}
+	pf, err := statFields(postmaster)
+	if err != nil {
+		return 0, err
+	}
+	var ticks float64
+	for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
+		v, err := strconv.ParseFloat(pf[i], 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += v
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	parent := strconv.Itoa(postmaster)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == postmaster {
+			continue
+		}
+		f, err := statFields(pid)
+		if err != nil || f[1] != parent {
+			continue
+		}
+		u, err1 := strconv.ParseFloat(f[11], 64)
+		s, err2 := strconv.ParseFloat(f[12], 64)
+		if err1 == nil && err2 == nil {
+			ticks += u + s
+		}
+	}
+	return ticks / clockTicks, nil
+}
+
+// statFields are the fields of /proc/<pid>/stat after the command name: the
+// state (field 3 of the file) is [0].
+func statFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 15 {
+		return nil, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return f, nil
+}
+
 // cpuSeconds is the user and system CPU time a process has used so far.
 func cpuSeconds(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -116,11 +116,10 @@ type options struct {
 	doc         string
 	temporal    string // private (a dev server of the bench's own) or stack (TEMPORAL_ADDRESS)
 	temporalCLI string
-	// serverPIDs and serverDBUser name, with -temporal stack, the processes
-	// of a Temporal server on this machine and its database role, whose CPU
-	// and memory the bench measures as the server's.
-	serverPIDs   string
-	serverDBUser string
+	// serverPIDs names, with -temporal stack, the processes of a Temporal
+	// server on this machine, whose CPU and memory the bench measures as the
+	// server's.
+	serverPIDs string
 }
 
 func (o options) want(fig int) bool { return len(o.only) == 0 || o.only[fig] }
@@ -135,7 +134,6 @@ func parseOptions(args []string) (options, error) {
 		"private: run on a Temporal dev server of the bench's own; stack: on TEMPORAL_ADDRESS, in namespace "+Namespace)
 	cli := fs.String("temporal-cli", "bin/temporal", "the Temporal CLI that runs the private dev server (relative to the repository)")
 	pids := fs.String("server-pids", "", "with -temporal stack: the Temporal server's processes on this machine, pid files or pids separated by commas, measured as the server")
-	dbUser := fs.String("server-db-user", "", "with -temporal stack: the Temporal server's database role in DATABASE_URL's PostgreSQL; its backends' CPU is the server's database CPU")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -146,11 +144,11 @@ func parseOptions(args []string) (options, error) {
 	if *temporal != "private" && *temporal != "stack" {
 		return options{}, fmt.Errorf("-temporal %q: want private or stack", *temporal)
 	}
-	if *temporal == "private" && (*pids != "" || *dbUser != "") {
-		return options{}, errors.New("-server-pids and -server-db-user measure a server the bench did not start: use them with -temporal stack")
+	if *temporal == "private" && *pids != "" {
+		return options{}, errors.New("-server-pids measures a server the bench did not start: use it with -temporal stack")
 	}
 	o := options{sizes: s, profileDir: *profile, doc: *doc, only: map[int]bool{}, temporal: *temporal, temporalCLI: *cli,
-		serverPIDs: *pids, serverDBUser: *dbUser}
+		serverPIDs: *pids}
 	for _, f := range strings.FieldsFunc(*only, func(r rune) bool { return r == ',' || r == ' ' }) {
 		var n int
 		if _, err := fmt.Sscanf(f, "%d", &n); err != nil || n < 1 || n > 7 {

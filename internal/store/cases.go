@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -189,7 +190,11 @@ func (s *Store) RecordStage(ctx context.Context, in activities.StageInput) error
 		if c.CutDate != nil {
 			detail["cut_date"] = c.CutDate.Format(time.DateOnly)
 		}
-		key := auditKey(c.WorkflowID, c.RunID, "stage", c.Stage, in.At.UTC().Format(time.RFC3339Nano), in.Actor, in.Detail)
+		when := in.At.UTC().Format(time.RFC3339Nano)
+		if in.Seq > 0 {
+			when = "#" + strconv.Itoa(in.Seq)
+		}
+		key := auditKey(c.WorkflowID, c.RunID, "stage", c.Stage, when, in.Actor, in.Detail)
 		return audit(ctx, tx, c, firstNonEmpty(in.Actor, actorSystem), "stage", in.At, detail, key)
 	})
 }

@@ -232,6 +232,38 @@ func TestRecordStageOnce(t *testing.T) {
 	require.Equal(t, 1, count(t, s, `SELECT count(*) FROM audit WHERE action = 'stage'`))
 }
 
+// A workflow task the server lost is run again later: its stage carries the
+// same number in the run and another time, and is one audit line. The same
+// stage recorded again later in the case (another number) is another line.
+func TestRecordStageOnceWhenItsTaskRunsAgain(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	c := ref("F-1", "ES0021000000000001JN")
+	open(t, s, c)
+	c.Stage = "on_hold"
+	in := activities.StageInput{Case: c, Detail: "retenida: reclamación", Actor: "ana", At: day(2025, 6, 2, 9), Seq: 4}
+	require.NoError(t, s.RecordStage(ctx, in))
+	again := in
+	again.At = in.At.Add(3 * time.Second)
+	require.NoError(t, s.RecordStage(ctx, again))
+	require.Equal(t, 1, count(t, s, `SELECT count(*) FROM audit WHERE action = 'stage'`))
+
+	later := in
+	later.At, later.Seq = day(2025, 6, 9, 9), 7
+	require.NoError(t, s.RecordStage(ctx, later))
+	require.Equal(t, 2, count(t, s, `SELECT count(*) FROM audit WHERE action = 'stage'`))
+
+	// Inputs recorded before the number are keyed by their time, as they were.
+	old := in
+	old.Seq = 0
+	require.NoError(t, s.RecordStage(ctx, old))
+	require.NoError(t, s.RecordStage(ctx, old))
+	old.At = old.At.Add(time.Second)
+	require.NoError(t, s.RecordStage(ctx, old))
+	require.Equal(t, 4, count(t, s, `SELECT count(*) FROM audit WHERE action = 'stage'`))
+}
+
 func TestRecordPaymentOnce(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
