@@ -137,6 +137,10 @@ func postgresCPU(ctx context.Context, conn *pgx.Conn) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A database elsewhere may name a pid that is some other process here.
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", postmaster)); !strings.HasPrefix(string(comm), "postgres") {
+		return 0, fmt.Errorf("the database's backend %d is not a PostgreSQL process on this machine", backend)
+	}
 	pf, err := statFields(postmaster)
 	if err != nil {
 		return 0, err
@@ -194,21 +198,11 @@ func statFields(pid int) ([]string, error) {
 
 // cpuSeconds is the user and system CPU time a process has used so far.
 func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name, in parentheses, may hold spaces: count from after it.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	// After the name: state is field 3 of the file, utime 14 and stime 15.
+	// After the name: utime is field 14 of the file, stime 15.
 	utime, err1 := strconv.ParseFloat(f[11], 64)
 	stime, err2 := strconv.ParseFloat(f[12], 64)
 	if err1 != nil || err2 != nil {
