@@ -389,6 +389,9 @@ func (c *invoiceCase) supplyCalendar() calendar.Calendar {
 }
 
 func (c *invoiceCase) recordStage(ctx workflow.Context, detail, actor string) error {
+	// Seq is data, not a command: a local activity's marker records its
+	// result, never its input, and replay matches an activity by type and
+	// id, so histories recorded before Seq replay unchanged (no GetVersion).
 	c.stages++
 	return c.call(ctx, "etapa "+string(c.st.Stage), a.RecordStage, activities.StageInput{
 		Case: c.ref(), Detail: detail, Actor: actor, At: c.now(ctx), Seq: c.stages,

@@ -79,7 +79,9 @@ func (b *bench) burstFigure(ctx context.Context) error {
 	// The server's peak so far was the other figures'; from here it is the burst's.
 	serverPeakReset := b.measuresServer()
 	for _, p := range b.procs {
-		serverPeakReset = serverPeakReset && resetPeakRSS(p.pid) == nil
+		if resetPeakRSS(p.pid) != nil {
+			serverPeakReset = false
+		}
 	}
 
 	progress("figure 7: importing %d returned invoices onto worker pid %d, task queue %s", n, w.cmd.Process.Pid, queue)
