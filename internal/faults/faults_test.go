@@ -162,7 +162,8 @@ func runFault(t *testing.T, name, prefix string, hits []hit) {
 		posted, queued, failedPosts, lastPostErr)
 	t.Logf("e-mails whose sending was cut short: %d confirmed by their event, %d sent again (the provider never got them; %d requests dropped on the way)",
 		rep.settled, rep.resent, s.mail.droppedCount())
-	t.Logf("cut requests the ledger refused: %v; approvals given again after a refusal: %d", rep.refusals, rep.extraApprovals)
+	t.Logf("cut requests the ledger refused: %v; approvals given again after a refusal: %d; approvals the case refused (given before it was back under review, or twice): %d",
+		rep.refusals, rep.extraApprovals, rep.refusedApprovals)
 	t.Logf("distributor: %s", rep.atr)
 	if len(s.unsentAtKill) > 0 {
 		t.Logf("B1 messages committed and not yet in the outbox when the worker was killed: %v", s.unsentAtKill)

@@ -82,12 +82,14 @@ type fcase struct {
 	reviews int
 
 	// Done by the driver.
-	approvals      int // approvals the case took
-	halfPaid, paid bool
-	proven         bool      // the proof of its formal notice is recorded and the case told
-	proofTried     time.Time // when the driver last tried to record it
-	busy           bool      // a signal is on its way
-	describing     bool      // Temporal is being asked whether it closed
+	approvals        int       // approvals the case took
+	approveTried     time.Time // when the case last refused an approval
+	refusedApprovals int       // approvals the case refused
+	halfPaid, paid   bool
+	proven           bool      // the proof of its formal notice is recorded and the case told
+	proofTried       time.Time // when the driver last tried to record it
+	busy             bool      // a signal is on its way
+	describing       bool      // Temporal is being asked whether it closed
 }
 
 // wantStage is the stage the case must end in.
@@ -557,11 +559,26 @@ func (r *run) next(c *fcase) func(ctx context.Context) error {
 func (r *run) planned(c *fcase) func(ctx context.Context) error {
 	stage := workflows.Stage(c.stage)
 	// One approval per review: the case is before the cuts desk for a
-	// review it has not had one for.
-	underReview := stage == workflows.StageCutReview && c.approvals < c.reviews
+	// review it has not had one for. The stage is the ledger's, which a
+	// workflow task writes before Temporal has it: when that task is lost
+	// (the worker killed), the task run again may read the approval before
+	// the case is back under review, and refuse it. So the cuts desk
+	// approves as a clerk does, by update, counts only what the case
+	// accepted, and tries again a second after a refusal.
+	underReview := stage == workflows.StageCutReview && c.approvals < c.reviews &&
+		time.Since(c.approveTried) >= time.Second
 	approve := func(ctx context.Context) error {
-		err := cases.Signal(ctx, r.s.client, c.invoice, workflows.SignalApproveCut,
+		_, err := cases.Submit(ctx, r.s.client, c.invoice, workflows.UpdateApproveCut,
 			workflows.ApproveCutSignal{By: "mesa de cortes", Note: "fault suite"})
+		var refused *cases.Refused
+		if errors.As(err, &refused) {
+			r.mu.Lock()
+			c.approveTried = time.Now()
+			c.refusedApprovals++
+			r.mu.Unlock()
+			r.logf("%s: approval refused: %s", c.invoice, refused.Reason)
+			return nil
+		}
 		r.done(err, func() {
 			c.approvals++
 			if c.approvals > 1 {
@@ -756,6 +773,10 @@ type report struct {
 	// per case: extraApprovals).
 	refusals       map[string]int
 	extraApprovals int
+	// refusedApprovals counts the approvals a case refused: given while the
+	// ledger showed a review the case itself had not reached yet, or again
+	// after one whose acceptance the driver did not hear of.
+	refusedApprovals int
 	// atr is what went to the distributor's folders and came back.
 	atr atrReport
 }
@@ -959,6 +980,7 @@ func (r *run) check(ctx context.Context) (*report, error) {
 	}
 	for _, c := range r.cases {
 		rep.extraApprovals += max(c.approvals-1, 0)
+		rep.refusedApprovals += c.refusedApprovals
 	}
 
 	// The proofs and the power limitations: the driver records one proof per
