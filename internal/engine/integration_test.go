@@ -96,11 +96,14 @@ func (s *stack) runDistributor() {
 }
 
 // runWorker runs an in-process worker until the test ends.
-func (s *stack) runWorker() {
+func (s *stack) runWorker() { s.runWorkerOn(s.c) }
+
+// runWorkerOn runs an in-process worker on client c until the test ends.
+func (s *stack) runWorkerOn(c client.Client) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- engine.RunWorker(ctx, s.c, s.queue, &activities.Activities{Store: s.db, Retailer: notice.DefaultRetailer,
+		done <- engine.RunWorker(ctx, c, s.queue, &activities.Activities{Store: s.db, Retailer: notice.DefaultRetailer,
 			Distributor: s.dist.Folder, REECode: distributor.LocalREECode})
 	}()
 	s.runDistributor()
