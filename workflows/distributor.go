@@ -40,6 +40,13 @@ const cutReadOnReconnect = "cut-read-on-reconnect"
 // with localNotices take it without a marker.
 const cutReadOnCancel = "cut-read-on-cancel"
 
+// flushWhileSettled is the change id of the cases that, settled and waiting
+// for the distributor's answer to their 03 (or for a person, after a
+// rejection or a late answer), write a payment reported by signal to the
+// ledger when it comes. Before it such a payment (money paid twice, or more
+// than was due) waited in the case until it closed, and a case may wait days.
+const flushWhileSettled = "flush-while-settled"
+
 // onDistributor takes an answer of the distributor, once per answer.
 func (c *invoiceCase) onDistributor(ctx workflow.Context, s activities.DistributorAnswer) {
 	if c.answersSeen[s.MessageID] {
@@ -457,17 +464,44 @@ func (c *invoiceCase) reconnectDue(ctx workflow.Context, due time.Time) {
 }
 
 // settledWait waits, with the debt paid, for an answer of the distributor,
-// until the case-time moment until (none when zero).
+// until the case-time moment until (none when zero). A payment reported by
+// signal meanwhile goes to the ledger when it comes (flushWhileSettled).
 func (c *invoiceCase) settledWait(ctx workflow.Context, until time.Time, next string) error {
-	cond := func() bool { return len(c.answers) > 0 }
+	if workflow.GetVersion(ctx, flushWhileSettled, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		cond := func() bool { return len(c.answers) > 0 }
+		if until.IsZero() {
+			c.setNext(ctx, next, nil, time.Time{})
+			return workflow.Await(ctx, cond)
+		}
+		d := c.in.Policy.realDuration(until.Sub(c.now(ctx)))
+		c.setNext(ctx, next, &until, workflow.Now(ctx).Add(d))
+		_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: next}}, cond)
+		return err
+	}
+	// One timer for the whole wait, however many payments come meanwhile,
+	// left to run out when an answer comes first, as AwaitWithOptions leaves
+	// its own: the commands are the ones the old path gave.
+	var timer workflow.Future
 	if until.IsZero() {
 		c.setNext(ctx, next, nil, time.Time{})
-		return workflow.Await(ctx, cond)
+	} else {
+		d := c.in.Policy.realDuration(until.Sub(c.now(ctx)))
+		c.setNext(ctx, next, &until, workflow.Now(ctx).Add(d))
+		timer = workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: next})
 	}
-	d := c.in.Policy.realDuration(until.Sub(c.now(ctx)))
-	c.setNext(ctx, next, &until, workflow.Now(ctx).Add(d))
-	_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: next}}, cond)
-	return err
+	for {
+		if err := workflow.Await(ctx, func() bool {
+			return len(c.answers) > 0 || len(c.pending) > 0 || (timer != nil && timer.IsReady())
+		}); err != nil {
+			return err
+		}
+		if len(c.pending) == 0 {
+			return nil
+		}
+		if err := c.flushPayments(ctx); err != nil {
+			return err
+		}
+	}
 }
 
 func dmyPtr(t *time.Time) string {

@@ -457,6 +457,69 @@ func TestDistributor_ReconnectionOverdueRaisesAttention(t *testing.T) {
 	require.True(t, late.AttentionSince.After(*late.ReconnectDueAt) || late.AttentionSince.Equal(*late.ReconnectDueAt))
 }
 
+// PROCESS "Payments": every payment the case takes is in the ledger, also
+// one that comes once the debt is paid (paid twice, or more than was due)
+// while the case waits for the distributor's answer to its reconnection: it
+// is written when it comes, not when the case closes, which may be days
+// later. A case that reached that wait before the change writes it when it
+// closes, as it did.
+func TestDistributor_PaymentWhileSettledGoesToTheLedgerAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version workflow.Version
+	}{{"now", 1}, {"before flush-while-settled", workflow.DefaultVersion}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tuesday)
+			h.setContract(businessContract())
+			if tc.version == workflow.DefaultVersion {
+				h.env.OnGetVersion(flushWhileSettled, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			d := &fakeDistributor{acceptAfter: 5 * time.Hour, activateAfter: 10 * time.Hour, silentRelease: true}
+			h.distributorAnswers(d)
+			h.approveAndPayWhen(func(st State) bool { return st.Stage == StageCut })
+			var paidAgainAt time.Time
+			var whileWaiting []activities.PaymentInput
+			var waiting State
+			h.watch(time.Hour, func(st State) bool {
+				switch {
+				case st.Stage == StageReconnectRequested && paidAgainAt.IsZero():
+					paidAgainAt = h.env.Now()
+					h.env.SignalWorkflow(SignalPaid, PaidSignal{AmountCents: 5000, Reference: "TRF-10"})
+				case st.Stage == StageReconnectRequested && h.env.Now().Sub(paidAgainAt) >= 3*time.Hour:
+					// Still waiting for the 04, three hours after the payment.
+					waiting = st
+					whileWaiting = inputs[activities.PaymentInput](h, "RecordPayment")
+					h.mu.Lock()
+					d.silentRelease = false
+					h.mu.Unlock()
+					return true
+				}
+				return st.Stage.Closed()
+			})
+			r := h.run(h.input())
+
+			require.Equal(t, StageReconnected, r.Stage)
+			require.Equal(t, StageReconnectRequested, waiting.Stage)
+			require.Zero(t, waiting.AmountDueCents)
+			refs := func(ps []activities.PaymentInput) []string {
+				var out []string
+				for _, p := range ps {
+					out = append(out, p.Reference)
+				}
+				return out
+			}
+			if tc.version == workflow.DefaultVersion {
+				require.Equal(t, []string{"TRF-9"}, refs(whileWaiting), "before the change: written at the close")
+			} else {
+				require.Equal(t, []string{"TRF-9", "TRF-10"}, refs(whileWaiting), "written while the case waits")
+				require.Equal(t, "reconexión aceptada por la distribuidora (paso 04)", waiting.NextAction, "the wait goes on after the payment")
+			}
+			require.Equal(t, []string{"TRF-9", "TRF-10"}, refs(inputs[activities.PaymentInput](h, "RecordPayment")), "every payment in the ledger at the end")
+			require.Equal(t, testAmount+5000, r.PaidCents, "the overpayment counts in what was paid")
+		})
+	}
+}
+
 // A case started before the distributor spoke ATR keeps its path when it
 // reaches its cut: its request carries no ATR message, and it is cut when the
 // request is written.

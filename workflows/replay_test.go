@@ -81,6 +81,28 @@ func TestReplayOfCasesBeforeTheDistributorSpokeATR(t *testing.T) {
 	require.Positive(t, n, "no history of a cut before the distributor spoke ATR")
 }
 
+// TestReplayOfSettledWaitsOnTheNewPath: a case that waited for the
+// distributor's answer to its 03 before flushWhileSettled replays on either
+// path when no payment came in that wait: the new path's one timer and its
+// cancellation are the commands AwaitWithOptions gave.
+func TestReplayOfSettledWaitsOnTheNewPath(t *testing.T) {
+	n := 0
+	for name, path := range historyFiles(t) {
+		w := want[name]
+		if !slices.Contains(w.stages, StageReconnectRequested) && !slices.Contains(w.stages, StageCutCancelRequested) {
+			continue
+		}
+		n++
+		t.Run(name, func(t *testing.T) {
+			r := replayer(t, ReturnedInvoice, &newestVersion{change: flushWhileSettled})
+			if err := r.ReplayWorkflowHistory(quiet, readHistory(t, path)); err != nil {
+				t.Fatalf("replay with the newest %s: %v", flushWhileSettled, err)
+			}
+		})
+	}
+	require.Positive(t, n, "no history of a settled wait")
+}
+
 // sameOnBothPaths are the histories recorded before cutSafety whose commands
 // the new path gives too: each was paid before reaching anything that changed
 // (the contract read again before a later notice or the pre-cut e-mail, the
