@@ -163,9 +163,19 @@ const AnswerWait = 10 * time.Second
 // accepted and has not answered within AnswerWait comes back with Outcome
 // "pending": it goes on in the case.
 func Update(ctx context.Context, c client.Client, invoice, name string, arg any) (workflows.Answer, error) {
-	h, err := Submit(ctx, c, invoice, name, arg)
+	runID, err := Running(ctx, c, invoice)
 	if err != nil {
 		return workflows.Answer{}, err
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.WorkflowID(invoice),
+		RunID:        runID,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageAccepted,
+	})
+	if err != nil {
+		return workflows.Answer{}, refusedOr(invoice, name, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, AnswerWait)
 	defer cancel()
@@ -178,27 +188,6 @@ func Update(ctx context.Context, c client.Client, invoice, name string, arg any)
 		return workflows.Answer{Outcome: "pending", Detail: "accepted, pending: the case answers when it has done it (starter status " + invoice + ")"}, nil
 	}
 	return workflows.Answer{}, refusedOr(invoice, name, err)
-}
-
-// Submit sends a clerk's action to the invoice's open case as an update and
-// returns once the case has accepted it, with the handle its answer comes by,
-// or refused it in its validator (*Refused).
-func Submit(ctx context.Context, c client.Client, invoice, name string, arg any) (client.WorkflowUpdateHandle, error) {
-	runID, err := Running(ctx, c, invoice)
-	if err != nil {
-		return nil, err
-	}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.WorkflowID(invoice),
-		RunID:        runID,
-		UpdateName:   name,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageAccepted,
-	})
-	if err != nil {
-		return nil, refusedOr(invoice, name, err)
-	}
-	return h, nil
 }
 
 // refusedOr turns the case's refusal into a *Refused and leaves other errors.

@@ -568,7 +568,9 @@ func (r *run) planned(c *fcase) func(ctx context.Context) error {
 	underReview := stage == workflows.StageCutReview && c.approvals < c.reviews &&
 		time.Since(c.approveTried) >= time.Second
 	approve := func(ctx context.Context) error {
-		_, err := cases.Submit(ctx, r.s.client, c.invoice, workflows.UpdateApproveCut,
+		// A refusal comes back from the update's answer too, not only from
+		// its submission: cases.Update looks at both, as for a clerk.
+		_, err := cases.Update(ctx, r.s.client, c.invoice, workflows.UpdateApproveCut,
 			workflows.ApproveCutSignal{By: "mesa de cortes", Note: "fault suite"})
 		var refused *cases.Refused
 		if errors.As(err, &refused) {
